@@ -1,0 +1,1 @@
+"""GridCity (网格精治): refined, grid-based urban governance."""

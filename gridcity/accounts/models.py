@@ -1,0 +1,134 @@
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    INSPECTOR = "inspector", _("网格员")
+    INTAKE = "intake", _("受理员")
+    SHIFT_LEAD = "shift_lead", _("值班长")
+    DISPATCHER = "dispatcher", _("派遣员")
+    HANDLER = "handler", _("部门处置人员")
+    DEPT_LEAD = "dept_lead", _("部门负责人")
+    LEADER = "leader", _("领导")
+    ADMIN = "admin", _("系统管理员")
+    SYSTEM = "system", _("系统")
+
+
+CENTRE_ROLES = frozenset({Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN})
+DEPARTMENT_ROLES = frozenset({Role.HANDLER, Role.DEPT_LEAD})
+
+
+class DepartmentKind(models.TextChoices):
+    PROFESSIONAL = "professional", _("专业部门")
+    TERRITORIAL = "territorial", _("属地（街道/乡镇）")
+    CENTRE = "centre", _("监督指挥中心")
+    OTHER = "other", _("其他单位")
+
+
+class Department(models.Model):
+    code = models.CharField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("上级部门"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    kind = models.CharField(
+        _("类型"),
+        max_length=16,
+        choices=DepartmentKind.choices,
+        default=DepartmentKind.PROFESSIONAL,
+    )
+    phone = models.CharField(_("电话"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("部门")
+        verbose_name_plural = _("部门")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def subtree_ids(self) -> set[int]:
+        ids = {self.pk}
+        frontier = [self.pk]
+        while frontier:
+            frontier = list(
+                Department.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+            )
+            ids.update(frontier)
+        return ids
+
+
+class User(AbstractUser):
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.INSPECTOR)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("所属部门"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    jurisdiction = models.ForeignKey(
+        "grids.Area",
+        verbose_name=_("管辖区域"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("中心人员可见的区域；为空表示全市。"),
+    )
+    phone = models.CharField(_("电话"), max_length=32, blank=True)
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_centre_staff(self) -> bool:
+        return self.role in CENTRE_ROLES or self.is_superuser
+
+    @property
+    def is_department_staff(self) -> bool:
+        return self.role in DEPARTMENT_ROLES
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A per-device token: only its SHA-256 is stored, the raw value is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("设备名称"), max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(_("前缀"), max_length=12)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.prefix}…"
+
+    @staticmethod
+    def generate_raw() -> str:
+        return "gc_" + secrets.token_urlsafe(32)

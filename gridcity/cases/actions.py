@@ -1,0 +1,1085 @@
+"""Every write to a case goes through these actions: one transaction, the case row locked,
+one immutable event per state change, side effects after commit."""
+
+import hashlib
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gridcity.accounts.actions import get_system_user
+from gridcity.accounts.models import CENTRE_ROLES, Department, Role, User
+from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from gridcity.cases.models import (
+    OPEN,
+    Attachment,
+    AttachmentKind,
+    Case,
+    CaseEvent,
+    Channel,
+    Report,
+    Status,
+    SupervisionKind,
+    SupervisionOrder,
+)
+from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo
+from gridcity.cases.scope import visible_to
+from gridcity.cases.workflow import BY_ACTION, STEP_OF_STATUS, Scope, Transition, transitions_from
+from gridcity.dispatch.actions import decide_for
+from gridcity.grids.actions import beat_manager_for_cell, locate
+from gridcity.grids.models import Beat, Component
+from gridcity.lib.coords import CRS, to_wgs84, validate_lonlat
+from gridcity.lib.workcalendar import Clock, WorkCalendar, parse_time_limit
+from gridcity.taxonomy.actions import get_calendar, handle_limit, step_limit
+from gridcity.taxonomy.models import Category, FilingCondition
+
+# ---------------------------------------------------------------------------------------------
+# Intake
+
+
+@dataclass
+class ReportInput:
+    category: Category
+    channel: str
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = CRS.WGS84
+    address: str = ""
+    description: str = ""
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    reporter_email: str = ""
+    filing_condition: FilingCondition | None = None
+    component_code: str = ""
+    photos: list[tuple[str, bytes]] = field(default_factory=list)
+    reported_at: datetime | None = None
+    external_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """What makes two submissions 'the same report' for idempotency."""
+        body = {
+            "category": self.category.pk,
+            "channel": self.channel,
+            "lon": None if self.lon is None else round(float(self.lon), 7),
+            "lat": None if self.lat is None else round(float(self.lat), 7),
+            "crs": str(self.crs),
+            "address": self.address.strip(),
+            "description": self.description.strip(),
+            "condition": self.filing_condition.pk if self.filing_condition else None,
+            "component": self.component_code,
+            "photos": sorted(hashlib.sha256(d).hexdigest() for _, d in self.photos),
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class IntakeResult:
+    case: Case
+    report: Report
+    created: bool  # False when an idempotent retry returned the earlier result
+    linked_to_existing: bool = False
+
+
+def _check_input(inp: ReportInput) -> tuple[float | None, float | None, list[CheckedPhoto]]:
+    if inp.channel not in Channel.values:
+        raise InvalidInput(f"未知的上报渠道：{inp.channel}", field="channel")
+    if len(inp.description) > 4000:
+        raise InvalidInput("问题描述不能超过4000字", field="description")
+    lon = lat = None
+    if inp.lon is not None or inp.lat is not None:
+        if inp.lon is None or inp.lat is None:
+            raise InvalidInput("经度和纬度必须同时提供", field="lon" if inp.lon is None else "lat")
+        try:
+            validate_lonlat(inp.lon, inp.lat)
+            lon, lat = to_wgs84(float(inp.lon), float(inp.lat), CRS(inp.crs))
+        except ValueError as exc:
+            msg = str(exc)
+            raise InvalidInput(
+                msg, field="lat" if "纬度" in msg else ("crs" if "坐标系" in msg else "lon")
+            ) from exc
+    elif not inp.address.strip():
+        raise InvalidInput("请提供位置（经纬度）或地址", field="lon")
+    if inp.filing_condition and inp.filing_condition.category_id != inp.category.pk:
+        raise InvalidInput("立案条件不属于该类别", field="filing_condition")
+    photos = []
+    for i, (name, data) in enumerate(inp.photos):
+        try:
+            photos.append(check_photo(data, name or f"photo{i + 1}"))
+        except PhotoError as exc:
+            raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
+    return lon, lat, photos
+
+
+def _find_duplicate(category: Category, lon: float, lat: float, now: datetime) -> Case | None:
+    radius = category.duplicate_radius_m
+    if radius <= 0:
+        return None
+    dlat = radius / 110_574.0
+    dlon = radius / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+    since = now - timedelta(hours=category.duplicate_window_hours)
+    candidates = Case.objects.filter(
+        category=category,
+        status__in=OPEN - {Status.UNLOCATED},
+        reported_at__gte=since,
+        lon__range=(lon - dlon, lon + dlon),
+        lat__range=(lat - dlat, lat + dlat),
+    ).only("pk", "lon", "lat")
+    best, best_d = None, None
+    for c in candidates:
+        d = haversine_m(lon, lat, c.lon, c.lat)
+        if d <= radius and (best_d is None or d < best_d):
+            best, best_d = c, d
+    return best
+
+
+def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def _save_photos(
+    case: Case,
+    event: CaseEvent | None,
+    photos: list[CheckedPhoto],
+    kind: str,
+    user: User | None,
+    now: datetime,
+) -> list[Attachment]:
+    saved = []
+    for p in photos:
+        ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[p.content_type]
+        stem = uuid.uuid4().hex
+        att = Attachment(
+            case=case,
+            event=event,
+            kind=kind,
+            content_type=p.content_type,
+            size=len(p.data),
+            width=p.width,
+            height=p.height,
+            sha256=p.sha256,
+            exif_gps=p.exif_gps,
+            uploaded_by=user if user and user.pk else None,
+            uploaded_at=now,
+        )
+        att.file.save(f"{stem}.{ext}", ContentFile(p.data), save=False)
+        att.public_file.save(f"{stem}.{ext}", ContentFile(p.public_data), save=False)
+        att.thumbnail.save(f"{stem}.jpg", ContentFile(p.thumbnail), save=False)
+        att.save()
+        saved.append(att)
+    return saved
+
+
+def _actor_fields(user: User) -> dict:
+    return {
+        "actor": user if user.pk else None,
+        "actor_role": "admin" if user.is_superuser and user.role not in Role.values else user.role,
+        "actor_department_id": user.department_id,
+    }
+
+
+def do_report_case(
+    inp: ReportInput,
+    *,
+    acting_user: User | None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> IntakeResult:
+    """Locate, de-duplicate, create, and — for trusted channels — file and dispatch."""
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > 100:
+            raise InvalidInput("幂等键长度应为1–100个字符", field="idempotency_key")
+    fingerprint = inp.fingerprint()
+    if idempotency_key:
+        earlier = _replay(idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier
+    lon, lat, photos = _check_input(inp)
+    actor = acting_user if acting_user is not None and acting_user.is_authenticated else None
+    now = now or timezone.now()
+    reported_at = inp.reported_at or now
+    component = None
+    if inp.component_code:
+        component = (
+            Component.objects.select_related("owner", "maintainer")
+            .filter(code=inp.component_code)
+            .first()
+        )
+        if component is None:
+            raise InvalidInput(f"部件 {inp.component_code} 不存在", field="component_code")
+    location = locate(lon, lat) if lon is not None else None
+    try:
+        with transaction.atomic():
+            return _report_in_transaction(
+                inp,
+                actor,
+                idempotency_key,
+                fingerprint,
+                lon,
+                lat,
+                photos,
+                now,
+                reported_at,
+                component,
+                location,
+            )
+    except IntegrityError:
+        # Two retries with the same key raced: the other one won; answer as it did.
+        if idempotency_key:
+            earlier = _replay(idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
+        raise
+
+
+def _replay(key: str, fingerprint: str) -> IntakeResult | None:
+    report = Report.objects.select_related("case").filter(idempotency_key=key).first()
+    if report is None:
+        return None
+    if report.fingerprint != fingerprint:
+        raise Conflict(
+            "该幂等键已用于内容不同的另一次上报",
+            field="idempotency_key",
+            case_number=report.case.number,
+        )
+    return IntakeResult(report.case, report, created=False, linked_to_existing=report.is_duplicate)
+
+
+def _report_in_transaction(
+    inp, actor, key, fingerprint, lon, lat, photos, now, reported_at, component, location
+) -> IntakeResult:
+    reporter_fields = {
+        "reporter_name": inp.reporter_name[:50],
+        "reporter_phone": inp.reporter_phone[:32],
+    }
+    report_kwargs = dict(
+        channel=inp.channel,
+        reporter=actor,
+        reporter_email=inp.reporter_email[:254],
+        description=inp.description,
+        address=inp.address[:300],
+        lon=lon,
+        lat=lat,
+        input_crs=str(inp.crs),
+        reported_at=reported_at,
+        idempotency_key=key or None,
+        fingerprint=fingerprint,
+        external_id=inp.external_id[:100],
+        extra=inp.extra,
+        **reporter_fields,
+    )
+    if location is not None and location.located:
+        duplicate = _find_duplicate(inp.category, lon, lat, now)
+        if duplicate is not None:
+            case = Case.objects.select_for_update().get(pk=duplicate.pk)
+            report = Report.objects.create(case=case, is_duplicate=True, **report_kwargs)
+            event = CaseEvent.objects.create(
+                case=case,
+                action="link_report",
+                from_status=case.status,
+                to_status=case.status,
+                at=now,
+                department_id=case.department_id,
+                note=f"重复上报（{Channel(inp.channel).label}）已并入本案",
+                data={"report_id": report.pk},
+                **_actor_fields(actor or get_system_user()),
+            )
+            _save_photos(case, event, photos, AttachmentKind.REPORT, actor, now)
+            return IntakeResult(case, report, created=True, linked_to_existing=True)
+
+    calendar = get_calendar()
+    located = location is not None and location.located
+    trusted = inp.channel in settings.GRIDCITY_TRUSTED_CHANNELS
+    verifier = None
+    if not located:
+        status = Status.UNLOCATED
+    elif trusted:
+        status = Status.REPORTED
+    else:
+        verifier = beat_manager_for_cell(location.cell_id)
+        status = Status.VERIFYING if verifier else Status.REPORTED
+    step = STEP_OF_STATUS[status]
+    amount, clock = step_limit(step)
+    case = Case.objects.create(
+        number=uuid.uuid4().hex[:20],
+        status=status,
+        channel=inp.channel,
+        category=inp.category,
+        filing_condition=inp.filing_condition,
+        component=component,
+        description=inp.description,
+        address=inp.address[:300],
+        lon=lon,
+        lat=lat,
+        cell_id=location.cell_id if located else None,
+        area_path=location.path if located else "",
+        reporter=actor,
+        assignee=verifier,
+        reported_at=reported_at,
+        step=step,
+        step_started_at=now,
+        step_deadline=calendar.add(now, amount, clock),
+        step_amount=amount,
+        step_clock=clock,
+        is_urgent=bool(inp.filing_condition and inp.filing_condition.is_urgent),
+        **reporter_fields,
+    )
+    case.number = f"{timezone.localtime(reported_at):%Y%m%d}{case.pk:06d}"
+    case.save(update_fields=["number"])
+    report = Report.objects.create(case=case, **report_kwargs)
+    actor_for_event = actor or get_system_user()
+    note = "" if located else "位置不在任何网格内，进入待定位队列"
+    if verifier:
+        note = f"待网格员 {verifier} 现场核实"
+    event = CaseEvent.objects.create(
+        case=case,
+        action="report",
+        from_status="",
+        to_status=status,
+        at=now,
+        note=note,
+        data={"channel": inp.channel, "report_id": report.pk},
+        **_actor_fields(actor_for_event),
+    )
+    _save_photos(case, event, photos, AttachmentKind.REPORT, actor, now)
+    if located and trusted:
+        system = get_system_user()
+        _apply(
+            case,
+            BY_ACTION["file"],
+            system,
+            now,
+            calendar,
+            filing_condition=inp.filing_condition,
+            note="可信渠道上报，自动立案",
+        )
+        if settings.GRIDCITY_AUTO_DISPATCH and case.suggested_department_id:
+            _apply(
+                case,
+                BY_ACTION["dispatch"],
+                system,
+                now,
+                calendar,
+                department=case.suggested_department,
+                note="按责任规则自动派遣",
+            )
+    return IntakeResult(case, report, created=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transitions
+
+
+@dataclass
+class TransitionInput:
+    note: str = ""
+    department: Department | None = None
+    filing_condition: FilingCondition | None = None
+    assignee: User | None = None
+    merge_into: Case | None = None
+    extension: str = ""  # e.g. "2工作日"
+    verified: bool | None = None
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = CRS.WGS84
+    photos: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def effective_role(user: User) -> str:
+    if user.is_superuser and user.role not in (Role.SYSTEM,):
+        return Role.ADMIN
+    return user.role
+
+
+def _in_beat(user: User, case: Case) -> bool:
+    return (
+        case.cell_id is not None
+        and Beat.objects.filter(manager=user, cells__id=case.cell_id).exists()
+    )
+
+
+def may_take(case: Case, t: Transition, user: User, *, beat_check: bool = True) -> str | None:
+    """None if `user` may take `t` on `case` now; otherwise the reason (Chinese)."""
+    role = effective_role(user)
+    if role not in t.roles:
+        return f"当前角色不能执行“{t.label}”"
+    if t.scope == Scope.DEPARTMENT and role in (Role.HANDLER, Role.DEPT_LEAD):
+        if user.department_id is None:
+            return "您不属于任何部门"
+        if role == Role.DEPT_LEAD:
+            if case.department_id not in user.department.subtree_ids():
+                return "该案件不在本部门"
+        elif case.department_id != user.department_id:
+            return "该案件不在本部门"
+    if t.scope == Scope.FIELD and role == Role.INSPECTOR:
+        if case.assignee_id != user.pk and not (beat_check and _in_beat(user, case)):
+            return "该任务未指派给您，且案件不在您的责任网格内"
+    if role in CENTRE_ROLES and user.jurisdiction_id and case.area_path:
+        if not case.area_path.startswith(user.jurisdiction.path):
+            return "该案件不在您的管辖区域"
+    return None
+
+
+def available_transitions(case: Case, user: User) -> list[Transition]:
+    """The moves a page may offer this user now: exactly those the action would accept."""
+    return [t for t in transitions_from(case.status) if may_take(case, t, user) is None]
+
+
+def do_transition_case(
+    case: Case | int,
+    action: str,
+    *,
+    acting_user: User,
+    data: TransitionInput | None = None,
+    now: datetime | None = None,
+) -> Case:
+    data = data or TransitionInput()
+    t = BY_ACTION.get(action)
+    if t is None:
+        raise InvalidInput(f"未知的动作：{action}", field="action")
+    case_id = case.pk if isinstance(case, Case) else case
+    photos = []
+    for i, (name, raw) in enumerate(data.photos):
+        try:
+            photos.append(check_photo(raw, name or f"photo{i + 1}"))
+        except PhotoError as exc:
+            raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = (
+            visible_to(acting_user, Case.objects.select_for_update()).filter(pk=case_id).first()
+        )
+        if locked is None:
+            raise NotFound("案件不存在或无权查看")
+        if locked.status not in t.sources:
+            allowed = [x.action for x in available_transitions(locked, acting_user)]
+            raise IllegalTransition(
+                f"案件当前状态为“{Status(locked.status).label}”，不能执行“{t.label}”",
+                allowed=allowed,
+                status=locked.status,
+            )
+        reason = may_take(locked, t, acting_user)
+        if reason:
+            raise Forbidden(reason)
+        _apply(locked, t, acting_user, now, get_calendar(), photos=photos, **_as_kwargs(data))
+    return locked
+
+
+def _as_kwargs(data: TransitionInput) -> dict:
+    return {
+        "note": data.note,
+        "department": data.department,
+        "filing_condition": data.filing_condition,
+        "assignee": data.assignee,
+        "merge_into": data.merge_into,
+        "extension": data.extension,
+        "verified": data.verified,
+        "lon": data.lon,
+        "lat": data.lat,
+        "crs": data.crs,
+    }
+
+
+def _apply(
+    case: Case,
+    t: Transition,
+    user: User,
+    now: datetime,
+    calendar: WorkCalendar,
+    *,
+    note: str = "",
+    department: Department | None = None,
+    filing_condition: FilingCondition | None = None,
+    assignee: User | None = None,
+    merge_into: Case | None = None,
+    extension: str = "",
+    verified: bool | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    crs: str = CRS.WGS84,
+    photos: list[CheckedPhoto] = (),
+) -> CaseEvent:
+    """Apply a transition to a locked case; the caller holds the transaction."""
+    note = (note or "").strip()
+    if t.note_required and not note:
+        raise InvalidInput(f"“{t.label}”需要填写原因或说明", field="note")
+    if len(note) > 2000:
+        raise InvalidInput("说明不能超过2000字", field="note")
+    from_status = case.status
+    target = t.target or case.status
+    data: dict = {}
+    changed: set[str] = {"status", "version"}
+    event_department = case.department_id
+
+    if t.action == "locate":
+        if lon is None or lat is None:
+            raise InvalidInput("请在地图上选择位置", field="lon")
+        try:
+            validate_lonlat(lon, lat)
+            wlon, wlat = to_wgs84(float(lon), float(lat), CRS(crs))
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="lon") from exc
+        loc = locate(wlon, wlat)
+        if not loc.located:
+            raise InvalidInput("所选位置不在任何网格内，请重新选择", field="lon")
+        case.lon, case.lat, case.cell_id, case.area_path = wlon, wlat, loc.cell_id, loc.path
+        changed |= {"lon", "lat", "cell", "area_path"}
+        data["cell"] = loc.cell_code
+    elif t.action in ("send_verify", "assign"):
+        if assignee is None:
+            assignee = beat_manager_for_cell(case.cell_id)
+        if assignee is None or assignee.role != Role.INSPECTOR:
+            raise InvalidInput("请选择一名网格员", field="assignee")
+        case.assignee = assignee
+        changed.add("assignee")
+        data["assignee"] = assignee.pk
+        note = note or f"指派网格员 {assignee}"
+    elif t.action == "verify":
+        if verified is None:
+            raise InvalidInput("请选择核实结果（属实/不属实）", field="verified")
+        case.verified = verified
+        changed.add("verified")
+        data["verified"] = verified
+    elif t.action == "file":
+        condition = filing_condition or case.filing_condition
+        if condition is None:
+            condition = case.category.conditions.first()
+        if condition is not None and condition.category_id != case.category_id:
+            raise InvalidInput("立案条件不属于该类别", field="filing_condition")
+        case.filing_condition = condition
+        case.is_urgent = bool(condition and condition.is_urgent)
+        decision = decide_for(case.category, case.area_path, condition, case.component)
+        case.suggested_department_id = decision.department_id
+        case.dispatch_explanation = decision.explanation()
+        changed |= {"filing_condition", "is_urgent", "suggested_department", "dispatch_explanation"}
+        data["suggestion"] = decision.explanation()
+    elif t.action == "void":
+        pass
+    elif t.action == "merge":
+        if merge_into is None:
+            raise InvalidInput("请选择要合并到的案件", field="merge_into")
+        if merge_into.pk == case.pk or merge_into.status not in OPEN:
+            raise InvalidInput("只能合并到另一个未结案的案件", field="merge_into")
+        case.merged_into = merge_into
+        changed.add("merged_into")
+        data["merged_into"] = merge_into.number
+        CaseEvent.objects.create(
+            case=merge_into,
+            action="merge_in",
+            from_status=merge_into.status,
+            to_status=merge_into.status,
+            at=now,
+            note=f"案件 {case.number} 合并入本案",
+            department_id=merge_into.department_id,
+            data={"case": case.number},
+            **_actor_fields(user),
+        )
+    elif t.action == "dispatch":
+        department = department or case.suggested_department
+        if department is None:
+            raise InvalidInput("请选择派遣部门", field="department")
+        override = case.suggested_department_id not in (None, department.pk)
+        if override and user.role != Role.SYSTEM and not note:
+            raise InvalidInput("改派到与建议不同的部门时，需要填写原因", field="note")
+        if from_status == Status.RETURNED:
+            data["redispatch"] = True
+            data["previous_department"] = case.department_id
+        data["override"] = override
+        data["suggested_department"] = case.suggested_department_id
+        case.department = department
+        amount, clock = handle_limit(case.category, case.filing_condition)
+        case.handle_amount, case.handle_clock = amount, clock
+        case.handle_deadline = calendar.add(now, amount, clock)
+        changed |= {"department", "handle_amount", "handle_clock", "handle_deadline"}
+        event_department = department.pk
+    elif t.action == "return":
+        case.return_count += 1
+        changed.add("return_count")
+    elif t.action == "request_extension":
+        try:
+            amount, clock = parse_time_limit(extension)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="extension") from exc
+        data["extension"] = {"amount": amount, "clock": clock}
+    elif t.action == "approve_extension":
+        ask = (
+            CaseEvent.objects.filter(case=case, action="request_extension")
+            .order_by("-at", "-pk")
+            .first()
+        )
+        ext = (ask.data or {}).get("extension") if ask else None
+        if not ext:
+            raise Conflict("找不到延期申请")
+        case.handle_deadline = calendar.add(
+            case.handle_deadline, ext["amount"], Clock(ext["clock"])
+        )
+        changed.add("handle_deadline")
+        data["extension"] = ext
+    elif t.action == "approve_hold":
+        remaining = (
+            calendar.elapsed(now, case.handle_deadline, Clock(case.handle_clock))
+            if case.handle_deadline and case.handle_deadline > now
+            else 0.0
+        )
+        case.handle_remaining = remaining
+        changed.add("handle_remaining")
+        data["remaining"] = remaining
+    elif t.action == "resume":
+        remaining = case.handle_remaining or 0.0
+        case.handle_deadline = calendar.add(now, remaining, Clock(case.handle_clock))
+        case.handle_remaining = None
+        changed |= {"handle_deadline", "handle_remaining"}
+    elif t.action == "report_back":
+        pending = Attachment.objects.filter(
+            case=case, event__isnull=True, kind=AttachmentKind.AFTER
+        )
+        if not photos and not pending.exists():
+            raise InvalidInput("处置反馈需要上传处置后照片", field="photos")
+        pending_ids = list(pending.values_list("pk", flat=True))
+        checker = beat_manager_for_cell(case.cell_id)
+        case.assignee = checker
+        changed.add("assignee")
+    elif t.action == "check_fail":
+        case.rework_count += 1
+        amount, clock = handle_limit(case.category, case.filing_condition)
+        case.handle_amount, case.handle_clock = amount, clock
+        case.handle_deadline = calendar.add(now, amount, clock)
+        changed |= {"rework_count", "handle_amount", "handle_clock", "handle_deadline"}
+        data["rework"] = case.rework_count
+
+    if t.stamp:
+        setattr(case, t.stamp, now)
+        changed.add(t.stamp)
+
+    # Close the clock of the step that is ending, and record how it went.
+    step_fields = {}
+    if t.target is not None and case.step:
+        elapsed = None
+        if case.step_started_at and case.step_clock:
+            elapsed = calendar.elapsed(case.step_started_at, now, Clock(case.step_clock))
+        step_fields = {
+            "step": case.step,
+            "step_elapsed": elapsed,
+            "step_amount": case.step_amount,
+            "step_clock": case.step_clock,
+            "overdue": bool(case.step_deadline and now > case.step_deadline),
+        }
+    case.status = target
+    case.version += 1
+    if t.target is not None:
+        _start_step(case, now, calendar)
+        changed |= {
+            "step",
+            "step_started_at",
+            "step_deadline",
+            "step_amount",
+            "step_clock",
+            "step_overdue_at",
+        }
+    case.save(update_fields=sorted(changed))
+    event = CaseEvent.objects.create(
+        case=case,
+        action=t.action,
+        from_status=from_status,
+        to_status=target,
+        at=now,
+        note=note,
+        data=data,
+        department_id=event_department,
+        **step_fields,
+        **_actor_fields(user),
+    )
+    kind = {
+        "report_back": AttachmentKind.AFTER,
+        "verify": AttachmentKind.VERIFY,
+        "check_pass": AttachmentKind.CHECK,
+        "check_fail": AttachmentKind.CHECK,
+    }.get(t.action, AttachmentKind.OTHER)
+    _save_photos(case, event, list(photos), kind, user, now)
+    if t.action == "report_back" and pending_ids:
+        Attachment.objects.filter(pk__in=pending_ids).update(event=event)
+    return event
+
+
+def _start_step(case: Case, now: datetime, calendar: WorkCalendar) -> None:
+    step = STEP_OF_STATUS.get(case.status, "")
+    case.step = step
+    case.step_overdue_at = None
+    if not step:
+        case.step_started_at = case.step_deadline = case.step_amount = None
+        case.step_clock = ""
+        return
+    if step == "handle":
+        # The handling clock is the case's: it keeps running through extension and hold
+        # requests, and its deadline moves only by approval.
+        case.step_started_at = now
+        case.step_deadline = case.handle_deadline
+        case.step_amount = case.handle_amount
+        case.step_clock = case.handle_clock
+        return
+    amount, clock = step_limit(step)
+    case.step_started_at = now
+    case.step_deadline = calendar.add(now, amount, clock)
+    case.step_amount = amount
+    case.step_clock = clock
+
+
+def do_attach_photo(
+    case: Case | int, photo: tuple[str, bytes], *, kind: str, acting_user: User
+) -> Attachment:
+    """A photo uploaded ahead of the step that uses it (an "after" photo for report_back)."""
+    if kind not in AttachmentKind.values:
+        raise InvalidInput("照片类型无效", field="kind")
+    try:
+        checked = check_photo(photo[1], photo[0])
+    except PhotoError as exc:
+        raise InvalidInput(str(exc), field="file") from exc
+    case_id = case.pk if isinstance(case, Case) else case
+    with transaction.atomic():
+        locked = (
+            visible_to(acting_user, Case.objects.select_for_update()).filter(pk=case_id).first()
+        )
+        if locked is None:
+            raise NotFound("案件不存在或无权查看")
+        if locked.status not in OPEN:
+            raise Conflict("案件已结束，不能再上传照片", field="file")
+        return _save_photos(locked, None, [checked], kind, acting_user, timezone.now())[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports linked as duplicates
+
+
+def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
+    """Undo a duplicate link: the report becomes a case of its own (filed by its channel's
+    usual path)."""
+    role = effective_role(acting_user)
+    if role not in (Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN):
+        raise Forbidden("只有受理员或值班长可以取消重复关联")
+    report_id = report.pk if isinstance(report, Report) else report
+    with transaction.atomic():
+        report = Report.objects.select_for_update().filter(pk=report_id).first()
+        if report is None or not visible_to(acting_user).filter(pk=report.case_id).exists():
+            raise NotFound("上报记录不存在或无权查看")
+        if not report.is_duplicate:
+            raise Conflict("该上报不是重复上报，无需取消关联", field="report")
+        old_case = Case.objects.select_for_update().get(pk=report.case_id)
+        now = timezone.now()
+        loc = locate(report.lon, report.lat) if report.lon is not None else None
+        calendar = get_calendar()
+        located = loc is not None and loc.located
+        status = Status.REPORTED if located else Status.UNLOCATED
+        amount, clock = step_limit("file")
+        case = Case.objects.create(
+            number=uuid.uuid4().hex[:20],
+            status=status,
+            channel=report.channel,
+            category=old_case.category,
+            description=report.description,
+            address=report.address,
+            lon=report.lon,
+            lat=report.lat,
+            cell_id=loc.cell_id if located else None,
+            area_path=loc.path if located else "",
+            reporter=report.reporter,
+            reporter_name=report.reporter_name,
+            reporter_phone=report.reporter_phone,
+            reported_at=report.reported_at,
+            step="file",
+            step_started_at=now,
+            step_deadline=calendar.add(now, amount, clock),
+            step_amount=amount,
+            step_clock=clock,
+        )
+        case.number = f"{timezone.localtime(report.reported_at):%Y%m%d}{case.pk:06d}"
+        case.save(update_fields=["number"])
+        report.case = case
+        report.is_duplicate = False
+        report.save(update_fields=["case", "is_duplicate"])
+        CaseEvent.objects.create(
+            case=old_case,
+            action="unlink_report",
+            from_status=old_case.status,
+            to_status=old_case.status,
+            at=now,
+            department_id=old_case.department_id,
+            note=f"取消重复关联，上报另立为案件 {case.number}",
+            data={"report_id": report.pk, "new_case": case.number},
+            **_actor_fields(acting_user),
+        )
+        CaseEvent.objects.create(
+            case=case,
+            action="report",
+            from_status="",
+            to_status=status,
+            at=now,
+            note=f"由案件 {old_case.number} 的重复上报拆分而来",
+            data={"report_id": report.pk, "unlinked_from": old_case.number},
+            **_actor_fields(acting_user),
+        )
+        Attachment.objects.filter(event__data__report_id=report.pk, case=old_case).update(case=case)
+    return case
+
+
+# ---------------------------------------------------------------------------------------------
+# Supervision (督办)
+
+
+def _order_number(order: SupervisionOrder) -> str:
+    return f"DB{timezone.localtime(order.created_at):%Y%m%d}{order.pk:05d}"
+
+
+def do_create_supervision(
+    case: Case | int,
+    *,
+    acting_user: User,
+    kind: str = SupervisionKind.LEADER,
+    note: str = "",
+) -> SupervisionOrder:
+    role = effective_role(acting_user)
+    if role not in (Role.LEADER, Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN):
+        raise Forbidden("只有领导、派遣员或值班长可以督办")
+    if kind not in SupervisionKind.values or kind == SupervisionKind.OVERDUE:
+        raise InvalidInput("督办类型应为领导督办或重点案件督办", field="kind")
+    if not note.strip():
+        raise InvalidInput("请填写督办要求", field="note")
+    case_id = case.pk if isinstance(case, Case) else case
+    with transaction.atomic():
+        locked = (
+            visible_to(acting_user, Case.objects.select_for_update()).filter(pk=case_id).first()
+        )
+        if locked is None:
+            raise NotFound("案件不存在或无权查看")
+        if locked.status not in OPEN:
+            raise Conflict("案件已结束，不能督办", field="case")
+        return _create_order(
+            locked,
+            kind=kind,
+            level=max(1, locked.supervision_level),
+            user=acting_user,
+            note=note.strip(),
+            now=timezone.now(),
+        )
+
+
+def _create_order(
+    case: Case,
+    *,
+    kind: str,
+    level: int,
+    user: User,
+    note: str,
+    now: datetime,
+    step: str = "",
+    step_started_at: datetime | None = None,
+) -> SupervisionOrder:
+    calendar = get_calendar()
+    order = SupervisionOrder.objects.create(
+        number=uuid.uuid4().hex[:20],
+        case=case,
+        kind=kind,
+        level=level,
+        department_id=case.department_id,
+        step=step,
+        step_started_at=step_started_at,
+        note=note,
+        created_by=user,
+        created_at=now,
+        reply_deadline=calendar.add(now, 1, Clock.WORK_DAYS),
+    )
+    order.number = _order_number(order)
+    order.save(update_fields=["number"])
+    CaseEvent.objects.create(
+        case=case,
+        action="supervise",
+        from_status=case.status,
+        to_status=case.status,
+        at=now,
+        note=note,
+        department_id=case.department_id,
+        data={"order": order.number, "kind": kind, "level": level},
+        **_actor_fields(user),
+    )
+    return order
+
+
+def do_reply_supervision(
+    order: SupervisionOrder | int, *, acting_user: User, reply: str
+) -> SupervisionOrder:
+    order_id = order.pk if isinstance(order, SupervisionOrder) else order
+    if not reply.strip():
+        raise InvalidInput("请填写答复内容", field="reply")
+    with transaction.atomic():
+        order = (
+            SupervisionOrder.objects.select_for_update()
+            .select_related("case")
+            .filter(pk=order_id)
+            .first()
+        )
+        if order is None or not visible_to(acting_user).filter(pk=order.case_id).exists():
+            raise NotFound("督办单不存在或无权查看")
+        role = effective_role(acting_user)
+        if role not in (Role.HANDLER, Role.DEPT_LEAD, Role.ADMIN):
+            raise Forbidden("只有被督办部门可以答复督办单")
+        if (
+            role != Role.ADMIN
+            and acting_user.department_id != order.department_id
+            and not (
+                role == Role.DEPT_LEAD
+                and order.department_id in acting_user.department.subtree_ids()
+            )
+        ):
+            raise Forbidden("该督办单不是督办本部门的")
+        if order.replied_at:
+            raise Conflict("督办单已答复", field="reply")
+        now = timezone.now()
+        order.reply, order.replied_by, order.replied_at = reply.strip(), acting_user, now
+        order.save(update_fields=["reply", "replied_by", "replied_at"])
+        CaseEvent.objects.create(
+            case=order.case,
+            action="supervision_reply",
+            from_status=order.case.status,
+            to_status=order.case.status,
+            at=now,
+            note=reply.strip(),
+            department_id=order.case.department_id,
+            data={"order": order.number},
+            **_actor_fields(acting_user),
+        )
+    return order
+
+
+# ---------------------------------------------------------------------------------------------
+# The deadline sweep
+
+
+@dataclass
+class SweepResult:
+    marked: int = 0
+    orders: int = 0
+
+
+def sweep_deadlines(now: datetime | None = None) -> SweepResult:
+    """Mark each overdue step once and raise supervision orders along the ladder.
+
+    Safe to run in several processes at once: the overdue mark is a conditional UPDATE whose
+    row count says who won, and orders are unique per case, step and level."""
+    now = now or timezone.now()
+    result = SweepResult()
+    system = get_system_user()
+    overdue = Case.objects.filter(
+        status__in=OPEN, step_deadline__lt=now, step_overdue_at__isnull=True
+    ).values_list("pk", "step_deadline")
+    for pk, deadline in list(overdue):
+        with transaction.atomic():
+            won = Case.objects.filter(
+                pk=pk, step_overdue_at__isnull=True, step_deadline=deadline
+            ).update(step_overdue_at=now)
+            if not won:
+                continue  # another sweeper marked it first
+            case = Case.objects.get(pk=pk)
+            CaseEvent.objects.create(
+                case=case,
+                action="overdue",
+                from_status=case.status,
+                to_status=case.status,
+                at=now,
+                department_id=case.department_id,
+                step=case.step,
+                step_amount=case.step_amount,
+                step_clock=case.step_clock,
+                overdue=True,
+                note=f"{_step_label(case.step)}环节超过时限",
+                data={"deadline": deadline.isoformat()},
+                **_actor_fields(system),
+            )
+        result.marked += 1
+    ladder = sorted(settings.GRIDCITY_ESCALATION_LADDER)
+    candidates = Case.objects.filter(
+        status__in=OPEN,
+        step_overdue_at__isnull=False,
+        step_deadline__lt=now,
+    ).exclude(status__in=[Status.UNLOCATED])
+    for case in candidates.iterator():
+        hours_over = (now - case.step_deadline).total_seconds() / 3600
+        level = max((lvl for h, lvl in ladder if hours_over >= h), default=0)
+        if level <= 0:
+            continue
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=case.pk)
+            if locked.step_overdue_at is None or locked.step_deadline != case.step_deadline:
+                continue
+            existing = set(
+                SupervisionOrder.objects.filter(
+                    case=locked,
+                    kind=SupervisionKind.OVERDUE,
+                    step=locked.step,
+                    step_started_at=locked.step_started_at,
+                ).values_list("level", flat=True)
+            )
+            for lvl in range(1, level + 1):
+                if lvl in existing:
+                    continue
+                try:
+                    with transaction.atomic():
+                        _create_order(
+                            locked,
+                            kind=SupervisionKind.OVERDUE,
+                            level=lvl,
+                            user=system,
+                            note=f"{_step_label(locked.step)}环节已超期 {hours_over:.1f} 小时，请立即处理并答复",
+                            now=now,
+                            step=locked.step,
+                            step_started_at=locked.step_started_at,
+                        )
+                except IntegrityError:
+                    continue  # another sweeper created it first
+                result.orders += 1
+            Case.objects.filter(pk=locked.pk, supervision_level__lt=level).update(
+                supervision_level=level
+            )
+    return result
+
+
+def _step_label(step: str) -> str:
+    from gridcity.cases.workflow import STEP_LABELS
+
+    return STEP_LABELS.get(step, step)
+
+
+def case_queryset_for_detail():
+    return Case.objects.select_related(
+        "category",
+        "filing_condition",
+        "cell",
+        "department",
+        "suggested_department",
+        "assignee",
+        "reporter",
+    )
+
+
+__all__ = [
+    "ReportInput",
+    "IntakeResult",
+    "TransitionInput",
+    "do_report_case",
+    "do_transition_case",
+    "do_unlink_report",
+    "do_attach_photo",
+    "do_create_supervision",
+    "do_reply_supervision",
+    "sweep_deadlines",
+    "available_transitions",
+    "may_take",
+]

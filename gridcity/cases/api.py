@@ -1,0 +1,328 @@
+"""Case endpoints. Thin: parse, call the action, shape the answer."""
+
+import base64
+import binascii
+import math
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import File, Form, Query, Router, Schema
+from ninja.files import UploadedFile
+from pydantic import Field, field_validator
+
+from gridcity.accounts.models import Department, User
+from gridcity.cases import actions
+from gridcity.cases.errors import InvalidInput, NotFound
+from gridcity.cases.models import (
+    OPEN,
+    AttachmentKind,
+    Case,
+    Channel,
+    Report,
+    Status,
+    SupervisionOrder,
+)
+from gridcity.cases.presenters import case_detail, case_summary, order_out
+from gridcity.cases.scope import visible_to
+from gridcity.grids.api import parse_bbox
+from gridcity.grids.models import Area
+from gridcity.lib.coords import CRS
+from gridcity.taxonomy.actions import resolve_category
+from gridcity.taxonomy.models import FilingCondition
+
+router = Router(tags=["案件"])
+
+
+def _decode_photos(items: list[str]) -> list[tuple[str, bytes]]:
+    out = []
+    for i, item in enumerate(items):
+        data = item.split(",", 1)[1] if item.startswith("data:") else item
+        try:
+            out.append((f"photo{i + 1}", base64.b64decode(data, validate=True)))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput("照片应为 base64 编码的图片", field=f"photos[{i}]") from exc
+    return out
+
+
+class CaseIn(Schema):
+    category: str = Field(..., description="类别：`matter:06042`、`component:01002` 或 5 位代码")
+    lon: float | None = Field(None, description="经度")
+    lat: float | None = Field(None, description="纬度")
+    crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84 / gcj02 / bd09")
+    address: str = Field("", max_length=300)
+    description: str = Field("", max_length=4000)
+    channel: Channel | None = Field(None, description="来源；默认按用户角色")
+    filing_condition: int | None = None
+    component: str = Field("", max_length=17)
+    reporter_name: str = Field("", max_length=50)
+    reporter_phone: str = Field("", max_length=32)
+    photos: list[str] = Field(default_factory=list, description="base64 图片（JPEG/PNG/WebP）")
+    idempotency_key: str | None = Field(None, max_length=100, description="客户端生成的幂等键")
+
+    @field_validator("lon", "lat")
+    @classmethod
+    def finite(cls, v):
+        if v is not None and not math.isfinite(v):
+            raise ValueError("不能是 NaN 或无穷大")
+        return v
+
+
+def default_channel(user: User) -> str:
+    return {
+        "inspector": Channel.INSPECTOR,
+        "leader": Channel.LEADER,
+        "system": Channel.SENSOR,
+    }.get(user.role, Channel.HOTLINE)
+
+
+@router.post("/cases", response={200: dict, 201: dict}, summary="上报案件（幂等）")
+def create_case(request, payload: CaseIn):
+    category = resolve_category(payload.category)
+    if category is None:
+        raise InvalidInput(f"类别 {payload.category} 不存在", field="category")
+    condition = None
+    if payload.filing_condition is not None:
+        condition = FilingCondition.objects.filter(pk=payload.filing_condition).first()
+        if condition is None:
+            raise InvalidInput("立案条件不存在", field="filing_condition")
+    key = request.headers.get("Idempotency-Key") or payload.idempotency_key
+    inp = actions.ReportInput(
+        category=category,
+        channel=payload.channel or default_channel(request.user),
+        lon=payload.lon,
+        lat=payload.lat,
+        crs=payload.crs,
+        address=payload.address,
+        description=payload.description,
+        reporter_name=payload.reporter_name,
+        reporter_phone=payload.reporter_phone,
+        filing_condition=condition,
+        component_code=payload.component,
+        photos=_decode_photos(payload.photos),
+    )
+    result = actions.do_report_case(inp, acting_user=request.user, idempotency_key=key)
+    body = case_detail(result.case, request.user)
+    body["linked_to_existing"] = result.linked_to_existing
+    return (201 if result.created else 200), body
+
+
+class CaseFilter(Schema):
+    status: list[Status] = Field(default_factory=list)
+    open: bool | None = None
+    category: str | None = None
+    area: str | None = Field(None, description="区域编码（含其子树）")
+    department: str | None = Field(None, description="部门编码")
+    overdue: bool | None = None
+    channel: Channel | None = None
+    reported_from: date | None = None
+    reported_to: date | None = None
+    bbox: str | None = None
+    q: str | None = Field(None, max_length=100, description="编号、地址或描述")
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=500)
+
+
+def filter_cases(qs, f: CaseFilter):
+    if f.status:
+        qs = qs.filter(status__in=f.status)
+    if f.open is True:
+        qs = qs.filter(status__in=OPEN)
+    elif f.open is False:
+        qs = qs.exclude(status__in=OPEN)
+    if f.category:
+        cat = resolve_category(f.category)
+        if cat is None:
+            raise InvalidInput(f"类别 {f.category} 不存在", field="category")
+        qs = qs.filter(category=cat)
+    if f.area:
+        area = Area.objects.filter(code=f.area).first()
+        if area is None:
+            raise InvalidInput(f"区域 {f.area} 不存在", field="area")
+        qs = qs.filter(area_path__startswith=area.path)
+    if f.department:
+        dept = Department.objects.filter(code=f.department).first()
+        if dept is None:
+            raise InvalidInput(f"部门 {f.department} 不存在", field="department")
+        qs = qs.filter(department=dept)
+    if f.overdue is True:
+        qs = qs.filter(status__in=OPEN, step_deadline__lt=timezone.now())
+    elif f.overdue is False:
+        qs = qs.exclude(status__in=OPEN, step_deadline__lt=timezone.now())
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    tz = timezone.get_current_timezone()
+    if f.reported_from:
+        qs = qs.filter(reported_at__gte=datetime.combine(f.reported_from, time.min, tz))
+    if f.reported_to:
+        qs = qs.filter(
+            reported_at__lt=datetime.combine(f.reported_to + timedelta(days=1), time.min, tz)
+        )
+    if f.bbox:
+        a, b, c, d = parse_bbox(f.bbox)
+        qs = qs.filter(lon__gte=a, lon__lte=c, lat__gte=b, lat__lte=d)
+    if f.q:
+        qs = qs.filter(
+            Q(number__startswith=f.q) | Q(address__icontains=f.q) | Q(description__icontains=f.q)
+        )
+    return qs
+
+
+@router.get("/cases", summary="案件列表（分页、筛选）")
+def list_cases(request, filters: Query[CaseFilter]):
+    qs = filter_cases(visible_to(request.user), filters).select_related(
+        "category", "department", "cell"
+    )
+    total = qs.count()
+    start = (filters.page - 1) * filters.page_size
+    rows = qs.order_by("-reported_at", "-pk")[start : start + filters.page_size]
+    return {
+        "count": total,
+        "page": filters.page,
+        "page_size": filters.page_size,
+        "results": [case_summary(c) for c in rows],
+    }
+
+
+def _get_case(request, number: str) -> Case:
+    case = visible_to(request.user).filter(number=number).first()
+    if case is None:
+        raise NotFound("案件不存在或无权查看", field="number")
+    return case
+
+
+@router.get("/cases/{number}", summary="案件详情（含流转记录与派遣依据）")
+def get_case(request, number: str):
+    return case_detail(_get_case(request, number), request.user)
+
+
+class TransitionIn(Schema):
+    action: str = Field(..., description="动作，见详情中的 actions")
+    note: str = Field("", max_length=2000)
+    department: str | None = Field(None, description="派遣部门编码")
+    filing_condition: int | None = None
+    assignee: str | None = Field(None, description="网格员用户名")
+    merge_into: str | None = Field(None, description="合并到的案件编号")
+    extension: str = Field("", description="延期时长，如 2工作日")
+    verified: bool | None = None
+    lon: float | None = None
+    lat: float | None = None
+    crs: CRS = CRS.WGS84
+    photos: list[str] = Field(default_factory=list)
+    version: int | None = Field(None, description="乐观锁：案件版本号，不一致时返回 409")
+
+
+@router.post("/cases/{number}/transitions", summary="执行流转动作")
+def transition(request, number: str, payload: TransitionIn):
+    case = _get_case(request, number)
+    if payload.version is not None and payload.version != case.version:
+        from gridcity.cases.errors import Conflict
+
+        raise Conflict("案件已被他人更新，请刷新后重试", field="version", version=case.version)
+    data = actions.TransitionInput(
+        note=payload.note,
+        extension=payload.extension,
+        verified=payload.verified,
+        lon=payload.lon,
+        lat=payload.lat,
+        crs=payload.crs,
+        photos=_decode_photos(payload.photos),
+    )
+    if payload.department:
+        data.department = Department.objects.filter(code=payload.department, is_active=True).first()
+        if data.department is None:
+            raise InvalidInput(f"部门 {payload.department} 不存在", field="department")
+    if payload.filing_condition is not None:
+        data.filing_condition = FilingCondition.objects.filter(pk=payload.filing_condition).first()
+        if data.filing_condition is None:
+            raise InvalidInput("立案条件不存在", field="filing_condition")
+    if payload.assignee:
+        data.assignee = User.objects.filter(username=payload.assignee, is_active=True).first()
+        if data.assignee is None:
+            raise InvalidInput(f"用户 {payload.assignee} 不存在", field="assignee")
+    if payload.merge_into:
+        data.merge_into = visible_to(request.user).filter(number=payload.merge_into).first()
+        if data.merge_into is None:
+            raise InvalidInput(f"案件 {payload.merge_into} 不存在", field="merge_into")
+    case = actions.do_transition_case(case, payload.action, acting_user=request.user, data=data)
+    return case_detail(case, request.user)
+
+
+@router.post("/cases/{number}/attachments", response={201: dict}, summary="上传照片")
+def upload_attachment(
+    request,
+    number: str,
+    file: File[UploadedFile],
+    kind: Form[AttachmentKind] = AttachmentKind.OTHER,
+):
+    case = _get_case(request, number)
+    limit = settings.GRIDCITY_PHOTO_MAX_BYTES
+    if file.size and file.size > limit:
+        raise InvalidInput(
+            f"文件大小 {file.size / 1e6:.1f} MB，超过上限 {limit / 1e6:.0f} MB", field="file"
+        )
+    att = actions.do_attach_photo(
+        case, (file.name or "photo", file.read()), kind=kind, acting_user=request.user
+    )
+    return 201, {
+        "id": att.pk,
+        "kind": att.kind,
+        "url": att.file.url,
+        "thumbnail": att.thumbnail.url,
+    }
+
+
+@router.post("/reports/{report_id}/unlink", summary="取消重复关联，另立新案")
+def unlink_report(request, report_id: int):
+    if not Report.objects.filter(pk=report_id).exists():
+        raise NotFound("上报记录不存在", field="report_id")
+    case = actions.do_unlink_report(report_id, acting_user=request.user)
+    return case_detail(case, request.user)
+
+
+class SupervisionIn(Schema):
+    kind: str = Field("leader", description="leader 领导督办 / key_case 重点案件督办")
+    note: str = Field(..., max_length=2000)
+
+
+@router.post("/cases/{number}/supervision", response={201: dict}, summary="发起督办")
+def supervise(request, number: str, payload: SupervisionIn):
+    case = _get_case(request, number)
+    order = actions.do_create_supervision(
+        case, acting_user=request.user, kind=payload.kind, note=payload.note
+    )
+    return 201, order_out(order)
+
+
+@router.get("/supervision-orders", summary="督办单列表")
+def list_orders(request, answered: bool | None = None, page: int = 1, page_size: int = 50):
+    qs = SupervisionOrder.objects.filter(case__in=visible_to(request.user)).select_related(
+        "case", "department"
+    )
+    if answered is True:
+        qs = qs.filter(replied_at__isnull=False)
+    elif answered is False:
+        qs = qs.filter(replied_at__isnull=True)
+    page, page_size = max(page, 1), min(max(page_size, 1), 500)
+    total = qs.count()
+    rows = qs[(page - 1) * page_size : page * page_size]
+    return {
+        "count": total,
+        "page": page,
+        "page_size": page_size,
+        "results": [order_out(o) for o in rows],
+    }
+
+
+class ReplyIn(Schema):
+    reply: str = Field(..., max_length=2000)
+
+
+@router.post("/supervision-orders/{number}/reply", summary="答复督办单")
+def reply_order(request, number: str, payload: ReplyIn):
+    order = get_object_or_404(SupervisionOrder, number=number)
+    return order_out(
+        actions.do_reply_supervision(order, acting_user=request.user, reply=payload.reply)
+    )

@@ -1,0 +1,267 @@
+"""The case workflow as data: one table that the action, the API, the page buttons and the
+tests all read. Pure: no database access here."""
+
+from dataclasses import dataclass, field
+
+from gridcity.accounts.models import Role
+from gridcity.cases.models import Status
+
+S = Status
+R = Role
+
+
+class Scope:
+    """Whose case it must be for the actor to take the action."""
+
+    CENTRE = "centre"  # centre staff within their jurisdiction
+    DEPARTMENT = "department"  # staff of the department holding the case
+    FIELD = "field"  # the assigned grid manager, or the manager of the case's beat
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    label: str
+    sources: frozenset[Status]
+    target: Status | None  # None: the status does not change (e.g. reassignment)
+    roles: frozenset[Role]
+    scope: str = Scope.CENTRE
+    note_required: bool = False
+    stamp: str | None = None  # the Case timestamp field this transition sets
+    needs: tuple[str, ...] = field(default=())  # extra inputs the action checks
+    style: str = "secondary"  # how a page renders the button
+
+
+def _t(action, label, sources, target, roles, **kw) -> Transition:
+    return Transition(action, label, frozenset(sources), target, frozenset(roles), **kw)
+
+
+PRE_FILING = {S.UNLOCATED, S.REPORTED, S.VERIFYING}
+INTAKE_STAFF = {R.INTAKE, R.SHIFT_LEAD, R.ADMIN}
+DISPATCH_STAFF = {R.DISPATCHER, R.SHIFT_LEAD, R.ADMIN}
+DEPT_STAFF = {R.HANDLER, R.DEPT_LEAD}
+
+TRANSITIONS: tuple[Transition, ...] = (
+    _t(
+        "locate",
+        "人工定位",
+        {S.UNLOCATED},
+        S.REPORTED,
+        INTAKE_STAFF,
+        needs=("lonlat",),
+        style="primary",
+    ),
+    _t("send_verify", "派发核实", {S.REPORTED}, S.VERIFYING, INTAKE_STAFF, needs=("assignee",)),
+    _t(
+        "verify",
+        "提交核实结果",
+        {S.VERIFYING},
+        S.REPORTED,
+        {R.INSPECTOR, *INTAKE_STAFF},
+        scope=Scope.FIELD,
+        needs=("verified",),
+        style="primary",
+    ),
+    _t(
+        "file",
+        "立案",
+        {S.REPORTED, S.VERIFYING},
+        S.FILED,
+        {*INTAKE_STAFF, R.SYSTEM},
+        stamp="filed_at",
+        needs=("filing_condition",),
+        style="primary",
+    ),
+    _t(
+        "void",
+        "作废",
+        {*PRE_FILING, S.FILED},
+        S.VOIDED,
+        INTAKE_STAFF,
+        note_required=True,
+        style="danger",
+    ),
+    _t(
+        "merge",
+        "合并到已有案件",
+        {*PRE_FILING, S.FILED},
+        S.MERGED,
+        INTAKE_STAFF,
+        needs=("merge_into",),
+    ),
+    _t(
+        "dispatch",
+        "派遣",
+        {S.FILED, S.RETURNED},
+        S.DISPATCHED,
+        {*DISPATCH_STAFF, R.SYSTEM},
+        stamp="dispatched_at",
+        needs=("department",),
+        style="primary",
+    ),
+    _t(
+        "sign",
+        "签收",
+        {S.DISPATCHED},
+        S.HANDLING,
+        DEPT_STAFF,
+        scope=Scope.DEPARTMENT,
+        stamp="signed_at",
+        style="primary",
+    ),
+    _t(
+        "return",
+        "回退（非本部门职责）",
+        {S.DISPATCHED, S.HANDLING},
+        S.RETURNED,
+        DEPT_STAFF,
+        scope=Scope.DEPARTMENT,
+        note_required=True,
+        style="danger",
+    ),
+    _t(
+        "reject_return",
+        "不同意回退",
+        {S.RETURNED},
+        S.DISPATCHED,
+        DISPATCH_STAFF,
+        note_required=True,
+    ),
+    _t(
+        "request_extension",
+        "申请延期",
+        {S.HANDLING},
+        S.EXTENSION_REQUESTED,
+        DEPT_STAFF,
+        scope=Scope.DEPARTMENT,
+        note_required=True,
+        needs=("extension",),
+    ),
+    _t(
+        "approve_extension",
+        "批准延期",
+        {S.EXTENSION_REQUESTED},
+        S.HANDLING,
+        DISPATCH_STAFF,
+        style="primary",
+    ),
+    _t(
+        "refuse_extension",
+        "不批准延期",
+        {S.EXTENSION_REQUESTED},
+        S.HANDLING,
+        DISPATCH_STAFF,
+        note_required=True,
+    ),
+    _t(
+        "request_hold",
+        "申请挂账",
+        {S.HANDLING},
+        S.HOLD_REQUESTED,
+        DEPT_STAFF,
+        scope=Scope.DEPARTMENT,
+        note_required=True,
+    ),
+    _t("approve_hold", "批准挂账", {S.HOLD_REQUESTED}, S.ON_HOLD, DISPATCH_STAFF, style="primary"),
+    _t(
+        "refuse_hold",
+        "不批准挂账",
+        {S.HOLD_REQUESTED},
+        S.HANDLING,
+        DISPATCH_STAFF,
+        note_required=True,
+    ),
+    _t(
+        "resume",
+        "恢复处置",
+        {S.ON_HOLD},
+        S.HANDLING,
+        {*DISPATCH_STAFF, *DEPT_STAFF},
+        scope=Scope.DEPARTMENT,
+    ),
+    _t(
+        "report_back",
+        "处置反馈",
+        {S.HANDLING},
+        S.HANDLED,
+        DEPT_STAFF,
+        scope=Scope.DEPARTMENT,
+        stamp="handled_at",
+        needs=("after_photo",),
+        style="primary",
+    ),
+    _t(
+        "check_pass",
+        "核查通过",
+        {S.HANDLED},
+        S.CHECKED,
+        {R.INSPECTOR, *INTAKE_STAFF},
+        scope=Scope.FIELD,
+        stamp="checked_at",
+        style="primary",
+    ),
+    _t(
+        "check_fail",
+        "核查不通过（返工）",
+        {S.HANDLED},
+        S.HANDLING,
+        {R.INSPECTOR, *INTAKE_STAFF},
+        scope=Scope.FIELD,
+        note_required=True,
+        style="danger",
+    ),
+    _t(
+        "close",
+        "结案",
+        {S.CHECKED},
+        S.CLOSED,
+        {R.SHIFT_LEAD, R.ADMIN},
+        stamp="closed_at",
+        style="primary",
+    ),
+    _t(
+        "assign",
+        "指派核实/核查人",
+        {S.VERIFYING, S.HANDLED},
+        None,
+        INTAKE_STAFF,
+        needs=("assignee",),
+    ),
+)
+
+BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
+
+# The step whose clock runs while a case is in a status. Extension and hold requests keep the
+# handling clock running; an approved hold stops it.
+STEP_OF_STATUS: dict[Status, str] = {
+    S.UNLOCATED: "file",
+    S.REPORTED: "file",
+    S.VERIFYING: "verify",
+    S.FILED: "dispatch",
+    S.RETURNED: "dispatch",
+    S.DISPATCHED: "sign",
+    S.HANDLING: "handle",
+    S.EXTENSION_REQUESTED: "handle",
+    S.HOLD_REQUESTED: "handle",
+    S.HANDLED: "check",
+    S.CHECKED: "close",
+}
+
+STEP_LABELS = {
+    "file": "立案",
+    "verify": "核实",
+    "dispatch": "派遣",
+    "sign": "签收",
+    "handle": "处置",
+    "check": "核查",
+    "close": "结案",
+}
+
+
+def transitions_from(status: Status | str) -> list[Transition]:
+    return [t for t in TRANSITIONS if status in t.sources]
+
+
+def allowed_actions(status: Status | str, role: Role | str) -> list[Transition]:
+    """What a role may do to a case in this status, ignoring whose case it is."""
+    return [t for t in transitions_from(status) if role in t.roles]

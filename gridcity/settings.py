@@ -1,0 +1,194 @@
+"""Settings, driven by the environment.
+
+GRIDCITY_DATABASE_URL   database (default: SQLite file in GRIDCITY_DATA_DIR)
+GRIDCITY_DATA_DIR       where the SQLite file and uploaded media live (default: ./var)
+GRIDCITY_ENV            "production" turns on the secure settings `check --deploy` asks for
+GRIDCITY_SECRET_KEY     required in production
+GRIDCITY_ALLOWED_HOSTS  comma-separated host names
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("GRIDCITY_DATA_DIR", BASE_DIR / "var"))
+PRODUCTION = os.environ.get("GRIDCITY_ENV", "") == "production"
+
+if PRODUCTION:
+    SECRET_KEY = os.environ["GRIDCITY_SECRET_KEY"]
+else:
+    SECRET_KEY = os.environ.get(
+        "GRIDCITY_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production-0123456789"
+    )
+DEBUG = not PRODUCTION and os.environ.get("GRIDCITY_DEBUG", "1") == "1"
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("GRIDCITY_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    if h.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "gridcity.accounts",
+    "gridcity.grids",
+    "gridcity.taxonomy",
+    "gridcity.dispatch",
+    "gridcity.cases",
+    "gridcity.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "gridcity.urls"
+WSGI_APPLICATION = "gridcity.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# Leaflet's files come from the django-leaflet package; the app itself is not installed
+# because its admin widgets import GeoDjango (GDAL), which GridCity does not need.
+STATICFILES_DIRS = [
+    Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static"
+]
+
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+_default_db = f"sqlite:///{DATA_DIR / 'gridcity.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("GRIDCITY_DATABASE_URL", _default_db), conn_max_age=600
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock at
+        # BEGIN so two concurrent transitions queue instead of failing with "database is locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
+        "GRIDCITY_TEST_DATABASE_NAME", None
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "gridcity" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("GRIDCITY_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")
+    }
+}
+
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (30.25, 120.17),
+    "DEFAULT_ZOOM": 13,
+    "TILES": [],
+    "NO_GLOBALS": False,
+    "RESET_VIEW": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("GRIDCITY_LOG_LEVEL", "WARNING")},
+}
+
+# --- GridCity's own settings (every one can be changed per city) ---------------------------
+# Working day: a list of (start, end) periods, "HH:MM".
+GRIDCITY_WORKING_PERIODS = [("08:00", "12:00"), ("14:00", "18:00")]
+# Per-step time limits, in the 立结案标准 notation; the handling limit comes from the filing
+# condition. Admin rows (taxonomy.StepLimit) override these.
+GRIDCITY_STEP_LIMITS = {
+    "verify": "1紧急工作时",
+    "file": "30分钟",
+    "dispatch": "30分钟",
+    "sign": "1工作时",
+    "handle": "1工作日",
+    "check": "1紧急工作时",
+    "close": "1工作时",
+}
+# Channels whose reports are filed and dispatched without a person confirming: a grid
+# manager's report is trusted; citizens' and hotline reports are verified on site first.
+GRIDCITY_TRUSTED_CHANNELS = ["inspector", "sensor", "camera", "leader"]
+GRIDCITY_AUTO_DISPATCH = os.environ.get("GRIDCITY_AUTO_DISPATCH", "1") == "1"
+# Supervision ladder: hours overdue -> the level of the supervision order raised.
+GRIDCITY_ESCALATION_LADDER = [(0, 1), (8, 2), (24, 3)]
+GRIDCITY_PHOTO_MAX_BYTES = int(os.environ.get("GRIDCITY_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+GRIDCITY_TILE_URL = os.environ.get("GRIDCITY_TILE_URL", "")
+
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = os.environ.get("GRIDCITY_SSL_REDIRECT", "1") == "1"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    CSRF_TRUSTED_ORIGINS = [
+        o for o in os.environ.get("GRIDCITY_CSRF_TRUSTED_ORIGINS", "").split(",") if o
+    ]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TaxonomyConfig(AppConfig):
+    name = "gridcity.taxonomy"
+    label = "taxonomy"
+    verbose_name = "分类与立结案标准"
