@@ -1,0 +1,58 @@
+"""Navigation per role: what each person sees in the top bar, and where they land."""
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from gridcity.accounts.models import Role
+
+# (url name, label, roles that see it)
+NAV = [
+    ("web:field_home", _("我的任务"), {Role.INSPECTOR}),
+    ("web:field_report", _("上报问题"), {Role.INSPECTOR}),
+    ("web:supervision_centre", _("监督中心"), {Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN}),
+    ("web:command_centre", _("指挥中心"), {Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN}),
+    ("web:overdue_board", _("超期督办"), {Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN}),
+    ("web:desk", _("部门工作台"), {Role.HANDLER, Role.DEPT_LEAD}),
+    ("web:case_map", _("地图"), {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN}),
+    ("web:dashboard", _("领导驾驶舱"), {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN}),
+]
+
+HOME_BY_ROLE = {
+    Role.INSPECTOR: "web:field_home",
+    Role.INTAKE: "web:supervision_centre",
+    Role.SHIFT_LEAD: "web:supervision_centre",
+    Role.DISPATCHER: "web:command_centre",
+    Role.HANDLER: "web:desk",
+    Role.DEPT_LEAD: "web:desk",
+    Role.LEADER: "web:dashboard",
+    Role.ADMIN: "web:dashboard",
+}
+
+
+def _safe_reverse(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def nav_for(user) -> list[dict]:
+    if not user.is_authenticated:
+        return []
+    role = Role.ADMIN if user.is_superuser else user.role
+    items = []
+    for name, label, roles in NAV:
+        if role in roles:
+            url = _safe_reverse(name)
+            if url:
+                items.append({"name": name, "url": url, "label": label})
+    return items
+
+
+def home_url(user) -> str:
+    role = Role.ADMIN if user.is_superuser else user.role
+    return _safe_reverse(HOME_BY_ROLE.get(role, "web:dashboard")) or "/admin/"
+
+
+def nav_context(request) -> dict:
+    return {"nav_items": nav_for(request.user), "current_url": request.path}
