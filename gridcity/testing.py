@@ -179,8 +179,7 @@ def tiny_jpeg(color=(200, 50, 50), size=(64, 48), gps: tuple[float, float] | Non
             v = abs(v)
             d = int(v)
             m = int((v - d) * 60)
-            s = round(((v - d) * 60 - m) * 60 * 100)
-            return ((d, 1), (m, 1), (s, 100))
+            return (float(d), float(m), round(((v - d) * 60 - m) * 60, 4))
 
         gps_ifd = {
             1: "N" if lat >= 0 else "S",

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status as Answer
 from ninja.files import UploadedFile
 from pydantic import Field, field_validator
 
@@ -106,7 +106,7 @@ def create_case(request, payload: CaseIn):
     result = actions.do_report_case(inp, acting_user=request.user, idempotency_key=key)
     body = case_detail(result.case, request.user)
     body["linked_to_existing"] = result.linked_to_existing
-    return (201 if result.created else 200), body
+    return Answer(201 if result.created else 200, body)
 
 
 class CaseFilter(Schema):
@@ -266,12 +266,15 @@ def upload_attachment(
     att = actions.do_attach_photo(
         case, (file.name or "photo", file.read()), kind=kind, acting_user=request.user
     )
-    return 201, {
-        "id": att.pk,
-        "kind": att.kind,
-        "url": att.file.url,
-        "thumbnail": att.thumbnail.url,
-    }
+    return Answer(
+        201,
+        {
+            "id": att.pk,
+            "kind": att.kind,
+            "url": att.file.url,
+            "thumbnail": att.thumbnail.url,
+        },
+    )
 
 
 @router.post("/reports/{report_id}/unlink", summary="取消重复关联，另立新案")
@@ -293,7 +296,7 @@ def supervise(request, number: str, payload: SupervisionIn):
     order = actions.do_create_supervision(
         case, acting_user=request.user, kind=payload.kind, note=payload.note
     )
-    return 201, order_out(order)
+    return Answer(201, order_out(order))
 
 
 @router.get("/supervision-orders", summary="督办单列表")
