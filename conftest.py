@@ -10,5 +10,15 @@ def _media_root(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_time_config():
+    # A rolled-back test leaves no rows but may leave them in the per-process cache.
+    from gridcity.taxonomy.actions import forget_time_config
+
+    forget_time_config()
+    yield
+    forget_time_config()
+
+
 def pytest_configure(config):
     os.environ.setdefault("GRIDCITY_DATA_DIR", tempfile.mkdtemp(prefix="gridcity-test-"))

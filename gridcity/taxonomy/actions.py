@@ -5,6 +5,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import time
+from time import monotonic
 from pathlib import Path
 
 from django.conf import settings
@@ -250,18 +251,49 @@ def export_standards(fmt: str) -> bytes:
 # Time limits and the working calendar
 
 
+# The calendar table and step limits change a few times a year but are read by every action:
+# each process keeps them for CONFIG_TTL seconds, and a save in this process drops them at once
+# (see taxonomy.signals), so other processes see an edit within a minute.
+CONFIG_TTL = 60.0
+_config: dict = {}
+
+
+def forget_time_config() -> None:
+    _config.clear()
+
+
+def _time_config() -> dict:
+    now = monotonic()
+    if _config.get("expires", 0) < now or _config.get("settings") != _settings_key():
+        periods = tuple(
+            (time.fromisoformat(a), time.fromisoformat(b))
+            for a, b in settings.GRIDCITY_WORKING_PERIODS
+        )
+        overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
+        limits = {row.step: (row.amount, Clock(row.clock)) for row in StepLimit.objects.all()}
+        _config.clear()
+        _config.update(
+            calendar=WorkCalendar(periods=periods, overrides=overrides),
+            limits=limits,
+            expires=now + CONFIG_TTL,
+            settings=_settings_key(),
+        )
+    return _config
+
+
+def _settings_key() -> tuple:
+    return (tuple(map(tuple, settings.GRIDCITY_WORKING_PERIODS)),
+            tuple(sorted(settings.GRIDCITY_STEP_LIMITS.items())))
+
+
 def get_calendar() -> WorkCalendar:
-    periods = tuple(
-        (time.fromisoformat(a), time.fromisoformat(b)) for a, b in settings.GRIDCITY_WORKING_PERIODS
-    )
-    overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
-    return WorkCalendar(periods=periods, overrides=overrides)
+    return _time_config()["calendar"]
 
 
 def step_limit(step: str) -> tuple[float, Clock]:
-    row = StepLimit.objects.filter(step=step).first()
-    if row is not None:
-        return row.amount, Clock(row.clock)
+    limit = _time_config()["limits"].get(step)
+    if limit is not None:
+        return limit
     return parse_time_limit(settings.GRIDCITY_STEP_LIMITS[step])
 
 
