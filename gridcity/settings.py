@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "gridcity.taxonomy",
     "gridcity.dispatch",
     "gridcity.cases",
+    "gridcity.open311",
     "gridcity.web",
 ]
 

@@ -12,6 +12,7 @@ admin.site.index_title = "配置"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("open311/", include("gridcity.open311.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
