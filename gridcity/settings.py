@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "gridcity.dispatch",
     "gridcity.cases",
     "gridcity.open311",
+    "gridcity.sensors",
     "gridcity.web",
 ]
 

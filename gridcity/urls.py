@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("open311/", include("gridcity.open311.urls")),
+    path("sensors/", include("gridcity.sensors.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
