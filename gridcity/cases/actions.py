@@ -393,6 +393,10 @@ class TransitionInput:
     lat: float | None = None
     crs: str = CRS.WGS84
     photos: list[tuple[str, bytes]] = field(default_factory=list)
+    satisfaction: int | None = None  # 1 (very dissatisfied) … 5 (very satisfied)
+
+
+CALLBACK_CHANNELS = frozenset({Channel.CITIZEN, Channel.HOTLINE, Channel.OPEN311})
 
 
 def effective_role(user: User) -> str:
@@ -413,6 +417,8 @@ def may_take(case: Case, t: Transition, user: User, *, beat_check: bool = True) 
     role = effective_role(user)
     if role not in t.roles:
         return f"当前角色不能执行“{t.label}”"
+    if t.action == "callback" and case.channel not in CALLBACK_CHANNELS:
+        return "只有市民或热线来源的案件需要回访"
     if t.scope == Scope.DEPARTMENT and role in (Role.HANDLER, Role.DEPT_LEAD):
         if user.department_id is None:
             return "您不属于任何部门"
@@ -487,6 +493,7 @@ def _as_kwargs(data: TransitionInput) -> dict:
         "lon": data.lon,
         "lat": data.lat,
         "crs": data.crs,
+        "satisfaction": data.satisfaction,
     }
 
 
@@ -507,6 +514,7 @@ def _apply(
     lon: float | None = None,
     lat: float | None = None,
     crs: str = CRS.WGS84,
+    satisfaction: int | None = None,
     photos: list[CheckedPhoto] = (),
 ) -> CaseEvent:
     """Apply a transition to a locked case; the caller holds the transaction."""
@@ -649,6 +657,13 @@ def _apply(
         checker = beat_manager_for_cell(case.cell_id)
         case.assignee = checker
         changed.add("assignee")
+    elif t.action == "callback":
+        if satisfaction not in (1, 2, 3, 4, 5):
+            raise InvalidInput("满意度应为1到5的整数", field="satisfaction")
+        if CaseEvent.objects.filter(case=case, action="callback").exists():
+            raise Conflict("该案件已回访", field="action")
+        data["satisfaction"] = satisfaction
+        data["satisfied"] = satisfaction >= 4
     elif t.action == "check_fail":
         case.rework_count += 1
         amount, clock = handle_limit(case.category, case.filing_condition)

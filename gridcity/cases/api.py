@@ -211,6 +211,7 @@ class TransitionIn(Schema):
     lat: float | None = None
     crs: CRS = CRS.WGS84
     photos: list[str] = Field(default_factory=list)
+    satisfaction: int | None = Field(None, ge=1, le=5, description="回访满意度 1–5")
     version: int | None = Field(None, description="乐观锁：案件版本号，不一致时返回 409")
 
 
@@ -229,6 +230,7 @@ def transition(request, number: str, payload: TransitionIn):
         lat=payload.lat,
         crs=payload.crs,
         photos=_decode_photos(payload.photos),
+        satisfaction=payload.satisfaction,
     )
     if payload.department:
         data.department = Department.objects.filter(code=payload.department, is_active=True).first()

@@ -227,6 +227,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         INTAKE_STAFF,
         needs=("assignee",),
     ),
+    # 回访: after closing a citizen's or hotline case the centre calls back and records the
+    # caller's satisfaction (1–5). The status stays closed; the event feeds 回访满意率.
+    _t("callback", "回访", {S.CLOSED}, None, INTAKE_STAFF, needs=("satisfaction",)),
 )
 
 BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}

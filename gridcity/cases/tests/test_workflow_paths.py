@@ -259,3 +259,22 @@ def test_every_event_records_who_and_how_long(city):
     assert sign.actor_role == "handler" and sign.actor_department.code == "HJWS"
     assert sign.step == "sign" and sign.step_amount == 1 and sign.step_clock == "work_hours"
     assert sign.at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_the_centre_calls_a_citizen_back_after_closing(city):
+    case = report(city, channel=Channel.CITIZEN, category="09999")
+    act(city, case, "verify", "inspector", verified=True)
+    act(city, case, "file", "intake")
+    act(city, case, "dispatch", "dispatcher")
+    act(city, case, "sign", "enforcement")
+    act(city, case, "report_back", "enforcement", photos=AFTER)
+    act(city, case, "check_pass", "inspector")
+    act(city, case, "close", "shift_lead")
+    with pytest.raises(InvalidInput) as exc:
+        act(city, case, "callback", "intake", satisfaction=9)
+    assert exc.value.field == "satisfaction"
+    act(city, case, "callback", "intake", satisfaction=5, note="市民表示满意")
+    case.refresh_from_db()
+    assert case.status == Status.CLOSED
+    assert case.events.get(action="callback").data == {"satisfaction": 5, "satisfied": True}
