@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "gridcity.cases",
     "gridcity.open311",
     "gridcity.sensors",
+    "gridcity.evaluation",
     "gridcity.web",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("open311/", include("gridcity.open311.urls")),
     path("sensors/", include("gridcity.sensors.urls")),
+    path("evaluation/", include("gridcity.evaluation.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
