@@ -13,11 +13,14 @@ def _media_root(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fresh_time_config():
     # A rolled-back test leaves no rows but may leave them in the per-process cache.
+    from gridcity.dispatch.actions import forget_rules
     from gridcity.taxonomy.actions import forget_time_config
 
     forget_time_config()
+    forget_rules()
     yield
     forget_time_config()
+    forget_rules()
 
 
 def pytest_configure(config):

@@ -1,9 +1,8 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
 from gridcity.api import api
+from gridcity.cases.media import serve_media
 
 admin.site.site_header = "网格精治 GridCity 配置管理"
 admin.site.site_title = "网格精治"
@@ -11,6 +10,7 @@ admin.site.index_title = "配置"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("media/<path:path>", serve_media, name="media"),
     path("api/", api.urls),
     path("open311/", include("gridcity.open311.urls")),
     path("sensors/", include("gridcity.sensors.urls")),
@@ -18,5 +18,3 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

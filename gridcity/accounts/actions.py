@@ -61,12 +61,14 @@ def import_departments(path: Path) -> DepartmentsResult:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise DepartmentsRejected([f"无法读取文件：{exc}"]) from exc
-    reader = csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#"))
+    # Comment lines become blank lines so that line numbers in messages match the file.
+    reader = csv.DictReader("" if ln.startswith("#") else ln for ln in text.splitlines())
     missing = [c for c in ("code", "name", "parent_code") if c not in (reader.fieldnames or [])]
     if missing:
         raise DepartmentsRejected([f"第1行：缺少列 {', '.join(missing)}"])
     rows, errors, seen = [], [], {}
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
+        line = reader.line_num
         code = (row["code"] or "").strip()
         name = (row["name"] or "").strip()
         parent = (row["parent_code"] or "").strip()
@@ -87,6 +89,18 @@ def import_departments(path: Path) -> DepartmentsResult:
             errors.append(f"第{line}行 [parent_code]：上级部门 {parent} 不存在")
         if parent == code:
             errors.append(f"第{line}行 [parent_code]：不能以自己为上级")
+    parent_of = dict(
+        Department.objects.filter(parent__isnull=False).values_list("code", "parent__code")
+    )
+    parent_of.update({code: parent for _, code, _, parent in rows if parent})
+    for line, code, _, _ in rows:
+        seen_chain, cur = {code}, parent_of.get(code)
+        while cur:
+            if cur in seen_chain:
+                errors.append(f"第{line}行 [parent_code]：上级关系形成循环（{code}）")
+                break
+            seen_chain.add(cur)
+            cur = parent_of.get(cur)
     if errors:
         raise DepartmentsRejected(errors)
     result = DepartmentsResult()

@@ -62,9 +62,10 @@ class Department(models.Model):
         ids = {self.pk}
         frontier = [self.pk]
         while frontier:
-            frontier = list(
-                Department.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+            children = Department.objects.filter(parent_id__in=frontier).values_list(
+                "pk", flat=True
             )
+            frontier = [pk for pk in children if pk not in ids]  # a cycle must not loop forever
             ids.update(frontier)
         return ids
 

@@ -860,6 +860,7 @@ def do_create_supervision(
     acting_user: User,
     kind: str = SupervisionKind.LEADER,
     note: str = "",
+    now: datetime | None = None,
 ) -> SupervisionOrder:
     role = effective_role(acting_user)
     if role not in (Role.LEADER, Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN):
@@ -883,7 +884,7 @@ def do_create_supervision(
             level=max(1, locked.supervision_level),
             user=acting_user,
             note=note.strip(),
-            now=timezone.now(),
+            now=now or timezone.now(),
         )
 
 
@@ -929,7 +930,7 @@ def _create_order(
 
 
 def do_reply_supervision(
-    order: SupervisionOrder | int, *, acting_user: User, reply: str
+    order: SupervisionOrder | int, *, acting_user: User, reply: str, now: datetime | None = None
 ) -> SupervisionOrder:
     order_id = order.pk if isinstance(order, SupervisionOrder) else order
     if not reply.strip():
@@ -957,7 +958,7 @@ def do_reply_supervision(
             raise Forbidden("该督办单不是督办本部门的")
         if order.replied_at:
             raise Conflict("督办单已答复", field="reply")
-        now = timezone.now()
+        now = now or timezone.now()
         order.reply, order.replied_by, order.replied_at = reply.strip(), acting_user, now
         order.save(update_fields=["reply", "replied_by", "replied_at"])
         CaseEvent.objects.create(

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import File, Form, Query, Router, Schema, Status as Answer
+from ninja import File, Form, Query, Router, Schema
+from ninja import Status as Answer
 from ninja.files import UploadedFile
 from pydantic import Field, field_validator
 

@@ -1,6 +1,6 @@
 """Who may see which cases: the one helper every read goes through."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from gridcity.accounts.models import CENTRE_ROLES, Role, User
 from gridcity.cases.models import Case
@@ -32,5 +32,8 @@ def visible_to(user: User, qs: QuerySet | None = None) -> QuerySet:
         ids = user.department.subtree_ids() if user.role == Role.DEPT_LEAD else {user.department_id}
         return qs.filter(department_id__in=ids)
     if user.role == Role.INSPECTOR:
-        return qs.filter(Q(cell_id__in=beat_cell_ids(user)) | Q(reporter=user) | Q(assignee=user))
+        from gridcity.grids.models import Area
+
+        beat_cells = Area.objects.filter(beats__manager=user).values("pk")
+        return qs.filter(Q(cell_id__in=Subquery(beat_cells)) | Q(reporter=user) | Q(assignee=user))
     return qs.none()

@@ -3,6 +3,7 @@
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 
 from django.db import transaction
 from django.db.models import Q
@@ -43,6 +44,24 @@ def to_row(rule: ResponsibilityRule) -> RuleRow:
     )
 
 
+# Rules are read by every report and change rarely: each process keeps the whole set for
+# RULES_TTL seconds; a save in this process drops it at once (dispatch.signals).
+RULES_TTL = 60.0
+_rules_cache: dict = {}
+
+
+def forget_rules() -> None:
+    _rules_cache.clear()
+
+
+def cached_rules() -> RuleSet:
+    now = monotonic()
+    if _rules_cache.get("expires", 0) < now:
+        rules = load_rules()
+        _rules_cache.update(rules=rules, expires=now + RULES_TTL)
+    return _rules_cache["rules"]
+
+
 def load_rules(category: Category | None = None) -> RuleSet:
     qs = ResponsibilityRule.objects.filter(is_active=True).select_related(
         "category", "area", "department", "filing_condition"
@@ -79,7 +98,7 @@ def decide_for(
         if dept is not None:
             owner = (dept.pk, dept.name, component.code)
     return decide(
-        load_rules(category),
+        cached_rules(),
         category_id=category.pk,
         category_label=f"{category.code} {category.name}",
         major_code=category.major_code,
@@ -115,14 +134,16 @@ def import_rules(path: Path) -> RulesResult:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesRejected([f"无法读取文件：{exc}"]) from exc
-    reader = csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#"))
+    # Comment lines become blank lines so that line numbers in messages match the file.
+    reader = csv.DictReader("" if ln.startswith("#") else ln for ln in text.splitlines())
     missing = [c for c in RULE_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise RulesRejected([f"第1行：缺少列 {', '.join(missing)}"])
     errors: list[str] = []
     planned = []
     departments = {d.code: d for d in Department.objects.all()}
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
+        line = reader.line_num
         code = (row["category_code"] or "").strip()
         area_code = (row["area_code"] or "").strip()
         cond_text = (row["filing_condition"] or "").strip()

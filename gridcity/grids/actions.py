@@ -265,15 +265,7 @@ def make_grid(area: Area, *, cell_size_m: float = 100.0) -> ImportResult:
         raise ImportRejected(errors)
     with transaction.atomic():
         for community, pieces in plans:
-            # North→south by row, west→east within a row: sort by the square's top-left corner.
-            dlon, dlat = metres_to_degrees(cell_size_m, community.centroid_lat or 30.0)
-
-            def order_key(p, dlat=dlat, dlon=dlon):
-                minx, miny, maxx, maxy = p.bounds
-                c = p.representative_point()
-                return (-round(c.y / dlat), round(c.x / dlon))
-
-            pieces = sorted(pieces, key=order_key)
+            # cut_squares returns pieces row by row from the north, west→east within a row.
             old = {a.code: a for a in Area.objects.filter(parent=community, level=AreaLevel.CELL)}
             for seq, piece in enumerate(pieces, start=1):
                 code = f"{community.code}{seq:03d}"

@@ -29,7 +29,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-@router.get("/areas", summary="区域（GeoJSON FeatureCollection）")
+@router.get("/areas", auth=None, summary="区域（GeoJSON FeatureCollection，公开）")
 def list_areas(request, filters: Query[AreaFilter]):
     qs = Area.objects.filter(is_active=True)
     if filters.level:
@@ -75,7 +75,9 @@ class LocateOut(Schema):
     areas: list[dict]
 
 
-@router.get("/locate", response=LocateOut, summary="定位：点所在的网格及上级区域")
+@router.get(
+    "/locate", auth=None, response=LocateOut, summary="定位：点所在的网格及上级区域（公开）"
+)
 def locate_point(request, lon: float, lat: float, crs: CRS = CRS.WGS84):
     try:
         validate_lonlat(lon, lat)

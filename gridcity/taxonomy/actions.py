@@ -5,8 +5,8 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import time
-from time import monotonic
 from pathlib import Path
+from time import monotonic
 
 from django.conf import settings
 from django.db import transaction
@@ -119,22 +119,24 @@ def read_table(path: Path) -> list[list[str]]:
             continue
     else:
         raise StandardsRejected([RowError(1, "-", "文件编码无法识别，请使用 UTF-8")])
-    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    # Comment lines become blank rows so that line numbers in messages match the file.
+    lines = ["" if ln.startswith("#") else ln for ln in text.splitlines()]
     return [[c.strip() for c in row] for row in csv.reader(lines)]
 
 
 def parse_standards(rows: list[list[str]]) -> list[dict]:
-    if not rows:
+    header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
+    if header_at is None:
         raise StandardsRejected([RowError(1, "-", "文件为空")])
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[header_at]]
     missing = [c for c in TEMPLATE_COLUMNS if c not in header]
     if missing:
-        raise StandardsRejected([RowError(1, c, "缺少此列") for c in missing])
+        raise StandardsRejected([RowError(header_at + 1, c, "缺少此列") for c in missing])
     pos = {c: header.index(c) for c in TEMPLATE_COLUMNS}
     components = component_class_names()
     errors: list[RowError] = []
     parsed = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
         if not any(cell.strip() for cell in row):
             continue
         get = {c: (row[pos[c]].strip() if pos[c] < len(row) else "") for c in TEMPLATE_COLUMNS}
@@ -282,8 +284,10 @@ def _time_config() -> dict:
 
 
 def _settings_key() -> tuple:
-    return (tuple(map(tuple, settings.GRIDCITY_WORKING_PERIODS)),
-            tuple(sorted(settings.GRIDCITY_STEP_LIMITS.items())))
+    return (
+        tuple(map(tuple, settings.GRIDCITY_WORKING_PERIODS)),
+        tuple(sorted(settings.GRIDCITY_STEP_LIMITS.items())),
+    )
 
 
 def get_calendar() -> WorkCalendar:

@@ -49,7 +49,12 @@ def _out(c: Category) -> CategoryOut:
     )
 
 
-@router.get("/categories", response=list[CategoryOut], summary="问题类别（含立案条件与时限）")
+@router.get(
+    "/categories",
+    auth=None,
+    response=list[CategoryOut],
+    summary="问题类别（含立案条件与时限，公开）",
+)
 def list_categories(
     request, kind: str | None = None, q: str | None = None, with_conditions_only: bool = False
 ):

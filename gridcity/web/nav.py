@@ -11,9 +11,17 @@ NAV = [
     ("web:field_report", _("上报问题"), {Role.INSPECTOR}),
     ("web:supervision_centre", _("监督中心"), {Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN}),
     ("web:command_centre", _("指挥中心"), {Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN}),
-    ("web:overdue_board", _("超期督办"), {Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN}),
+    (
+        "web:overdue_board",
+        _("超期督办"),
+        {Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN},
+    ),
     ("web:desk", _("部门工作台"), {Role.HANDLER, Role.DEPT_LEAD}),
-    ("web:case_map", _("地图"), {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN}),
+    (
+        "web:case_map",
+        _("地图"),
+        {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN},
+    ),
     ("web:dashboard", _("领导驾驶舱"), {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN}),
 ]
 

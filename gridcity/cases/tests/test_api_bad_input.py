@@ -184,3 +184,18 @@ def test_lists_filter_and_scope(api, city):
     assert api("get", "/api/cases", who="inspector2").json()["count"] == 1
     r = api("get", "/api/cases?bbox=1,2,3", who="dispatcher")
     assert r.status_code == 422 and r.json()["field"] == "bbox"
+
+
+@pytest.mark.django_db
+def test_the_original_photo_is_for_staff_only_and_the_public_copy_for_all(api, client, city):
+    jpeg = tiny_jpeg(gps=(30.2436, 120.163))
+    r = api("post", "/api/cases", report_body(photos=[base64.b64encode(jpeg).decode()]))
+    att = Case.objects.get(number=r.json()["number"]).attachments.get()
+    assert client.get(att.file.url).status_code == 404  # anonymous
+    assert client.get(att.public_file.url).status_code == 200
+    token = do_create_token(city.people["dispatcher"])
+    staff = client.get(att.file.url, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert staff.status_code == 200
+    assert b"".join(staff.streaming_content) == jpeg
+    outsider = do_create_token(city.people["enforcement"])
+    assert client.get(att.file.url, HTTP_AUTHORIZATION=f"Bearer {outsider}").status_code == 404

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from gridcity.cases.actions import (
     ReportInput,
-    TransitionInput,
     do_reply_supervision,
     do_report_case,
     do_transition_case,

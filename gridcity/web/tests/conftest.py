@@ -25,9 +25,15 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield b
         b.close()
@@ -35,8 +41,9 @@ def browser():
 
 def new_page(browser, *, phone: bool = False, **context_args):
     viewport = PHONE if phone else DESKTOP
-    context = browser.new_context(viewport=viewport, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai", **context_args)
+    context = browser.new_context(
+        viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai", **context_args
+    )
     context.set_default_timeout(15_000)
     return context.new_page()
 

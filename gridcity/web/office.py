@@ -1,0 +1,621 @@
+"""The office pages: supervision centre, command centre, department desk and the case page.
+
+Views stay thin: they read through `visible_to`, offer only `available_transitions`, and write
+through the case actions. An action's refusal (a CaseError) is shown next to the field it
+names, never as a server error."""
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from gridcity.accounts.models import Role
+from gridcity.cases import actions
+from gridcity.cases.actions import available_transitions, effective_role
+from gridcity.cases.errors import CaseError
+from gridcity.cases.models import (
+    AT_DEPARTMENT,
+    OPEN,
+    Case,
+    CaseEvent,
+    Report,
+    Status,
+    SupervisionKind,
+    SupervisionOrder,
+)
+from gridcity.cases.presenters import ACTION_LABELS, traffic_light
+from gridcity.cases.scope import visible_to
+from gridcity.cases.workflow import BY_ACTION, STEP_LABELS, allowed_actions
+from gridcity.grids.actions import beat_manager_for_cell, cells_in_bbox
+from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.workcalendar import Clock, format_time_limit
+from gridcity.taxonomy.actions import get_calendar
+from gridcity.taxonomy.models import Category
+from gridcity.web.office_forms import (
+    FormErrors,
+    HotlineForm,
+    dispatchable_departments,
+    grid_managers,
+    transition_input,
+)
+
+INTAKE_ROLES = (Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN)
+DISPATCH_ROLES = (Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN)
+OVERSIGHT_ROLES = (Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN)
+ORDER_ROLES = (Role.INTAKE, Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN)
+DESK_ROLES = (Role.HANDLER, Role.DEPT_LEAD)
+SUPERVISE_ROLES = (Role.LEADER, Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN)
+LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2, None: 3}
+
+
+def roles_required(*roles: str) -> Callable:
+    """Logged-in users of other roles get a 403 page that links to their own home."""
+
+    def decorator(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if effective_role(request.user) not in roles:
+                return render(request, "web/office/forbidden.html", status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _list_qs(user) -> QuerySet:
+    return visible_to(user).select_related(
+        "category", "cell", "department", "suggested_department", "assignee"
+    )
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
+        return nxt
+    return fallback
+
+
+# ---------------------------------------------------------------------------------------------
+# Deadlines shown on every list
+
+
+def remaining_text(case: Case, now: datetime, calendar) -> str:
+    """ "剩余 1.5工作时" on the step's own clock, or how long ago the deadline passed."""
+    if not case.step_deadline:
+        return ""
+    if now > case.step_deadline:
+        minutes = max(1, int((now - case.step_deadline).total_seconds() // 60))
+        days, rest = divmod(minutes, 24 * 60)
+        hours, mins = divmod(rest, 60)
+        if days:
+            span = _("%(d)d天%(h)d小时") % {"d": days, "h": hours}
+        elif hours:
+            span = _("%(h)d小时%(m)d分") % {"h": hours, "m": mins}
+        else:
+            span = _("%(m)d分钟") % {"m": mins}
+        return _("已超期 %(span)s") % {"span": span}
+    if not case.step_clock:
+        return ""
+    clock = Clock(case.step_clock)
+    left = calendar.elapsed(now, case.step_deadline, clock)
+    if clock in (Clock.URGENT_HOURS, Clock.WORK_HOURS) and left < 1:
+        return _("剩余 %(m)d分钟") % {"m": max(1, round(left * 60))}
+    return _("剩余 %(t)s") % {"t": format_time_limit(round(left, 1) or 0.1, clock)}
+
+
+def _with_deadlines(cases, now=None, calendar=None) -> list[dict]:
+    now = now or timezone.now()
+    calendar = calendar or get_calendar()
+    rows = []
+    for c in cases:
+        light = traffic_light(c, now=now, calendar=calendar)
+        rows.append({"case": c, "light": light, "remaining": remaining_text(c, now, calendar)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The case page
+
+
+def _map_data(case: Case, pick: bool) -> dict:
+    features = []
+    if case.cell_id:
+        cell = case.cell
+        dlon = (cell.max_lon - cell.min_lon) / 2
+        dlat = (cell.max_lat - cell.min_lat) / 2
+        near = cells_in_bbox(
+            cell.min_lon - dlon, cell.min_lat - dlat, cell.max_lon + dlon, cell.max_lat + dlat
+        ).only("pk", "code", "name", "geometry")
+        for a in near:
+            features.append(_feature(a, own=a.pk == cell.pk))
+    else:
+        for a in Area.objects.filter(level=AreaLevel.STREET).only("pk", "code", "name", "geometry"):
+            features.append(_feature(a))
+    point = [case.lat, case.lon] if case.lat is not None and case.lon is not None else None
+    return {
+        "features": features,
+        "point": point,
+        "tiles": settings.GRIDCITY_TILE_URL,
+        "pick": pick,
+    }
+
+
+def _feature(area: Area, own: bool = False) -> dict:
+    return {
+        "type": "Feature",
+        "properties": {"code": area.code, "name": area.name, "own": own},
+        "geometry": area.geometry,
+    }
+
+
+def _role_label(value: str) -> str:
+    return str(Role(value).label) if value in Role.values else ""
+
+
+def format_used(amount: float, clock: Clock) -> str:
+    """Time used on a step, in words a clerk reads at a glance: "12分钟", "1.5工作时"."""
+    amount = max(amount, 0.0)
+    if clock in (Clock.URGENT_HOURS, Clock.WORK_HOURS) and amount < 1:
+        minutes = round(amount * 60)
+        return _("不足1分钟") if minutes < 1 else _("%(m)d分钟") % {"m": minutes}
+    return format_time_limit(round(amount, 1) or 0.1, clock)
+
+
+def _timeline(case: Case) -> list[dict]:
+    events = (
+        CaseEvent.objects.filter(case=case)
+        .select_related("actor", "actor_department", "department")
+        .order_by("at", "pk")
+    )
+    rows = []
+    for e in events:
+        used = limit = ""
+        if e.step_elapsed is not None and e.step_clock:
+            used = format_used(e.step_elapsed, Clock(e.step_clock))
+            if e.step_amount:
+                limit = format_time_limit(e.step_amount, Clock(e.step_clock))
+        rows.append(
+            {
+                "event": e,
+                "label": ACTION_LABELS.get(e.action, e.action),
+                "actor": str(e.actor) if e.actor_id else _("系统"),
+                "role": role if (role := _role_label(e.actor_role)) != str(e.actor or "") else "",
+                "department": e.actor_department.name if e.actor_department_id else "",
+                "from": Status(e.from_status).label if e.from_status in Status.values else "",
+                "to": Status(e.to_status).label if e.to_status in Status.values else "",
+                "step": STEP_LABELS.get(e.step, ""),
+                "used": used,
+                "limit": limit,
+            }
+        )
+    return rows
+
+
+PHOTO_ACTIONS = {"report_back", "verify", "check_pass", "check_fail"}
+
+
+def is_one_click(t) -> bool:
+    """A move that takes no input at all is a plain button."""
+    return not t.needs and not t.note_required and t.action not in PHOTO_ACTIONS
+
+
+def _case_context(request: HttpRequest, case: Case, errors: FormErrors | None = None) -> dict:
+    user = request.user
+    role = effective_role(user)
+    transitions = available_transitions(case, user)
+    needs = {n for t in transitions for n in t.needs}
+    options = {
+        "departments": list(dispatchable_departments()) if "department" in needs else [],
+        "conditions": list(case.category.conditions.all()) if "filing_condition" in needs else [],
+        "managers": list(grid_managers()) if "assignee" in needs else [],
+        "default_manager": beat_manager_for_cell(case.cell_id) if "assignee" in needs else None,
+    }
+    action_forms = [
+        {
+            "t": t,
+            "err": errors if errors and errors.form == t.action else None,
+            "simple": is_one_click(t),
+        }
+        for t in transitions
+    ]
+    # An error of a form that is not on the page (a move no longer offered, a forced POST)
+    # is shown above the actions.
+    orphan_error = ""
+    if errors and errors.form not in {t.action for t in transitions} | {"supervise"}:
+        orphan_error = errors.general or next(iter(errors.fields.values()), "")
+    attachments = list(case.attachments.select_related("event").order_by("pk"))
+    duplicates = list(case.reports.filter(is_duplicate=True).order_by("pk"))
+    calendar = get_calendar()
+    return {
+        "case": case,
+        "light": traffic_light(case, calendar=calendar),
+        "remaining": remaining_text(case, timezone.now(), calendar),
+        "explanation": (case.dispatch_explanation or {}).get("reason", ""),
+        "action_forms": action_forms,
+        "orphan_error": orphan_error,
+        "options": options,
+        "errors": errors,
+        "timeline": _timeline(case),
+        "attachments": attachments,
+        "duplicates": duplicates,
+        "can_unlink": role in INTAKE_ROLES,
+        "can_supervise": role in SUPERVISE_ROLES and case.status in OPEN,
+        "orders": list(case.supervision_orders.select_related("created_by", "replied_by")),
+        "map_data": _map_data(case, pick=any(t.action == "locate" for t in transitions)),
+        "area_names": _area_names(case),
+        "supervision_kinds": [
+            (k, label) for k, label in SupervisionKind.choices if k != SupervisionKind.OVERDUE
+        ],
+    }
+
+
+def _area_names(case: Case) -> str:
+    codes = [c for c in case.area_path.strip("/").split("/") if c]
+    if not codes:
+        return ""
+    names = dict(Area.objects.filter(code__in=codes).values_list("code", "name"))
+    return " › ".join(names.get(c, c) for c in codes)
+
+
+def _get_case(request: HttpRequest, number: str, *, lock_free: bool = True) -> Case:
+    qs = visible_to(request.user).select_related(
+        "category",
+        "filing_condition",
+        "cell",
+        "department",
+        "suggested_department",
+        "assignee",
+        "reporter",
+        "merged_into",
+    )
+    return get_object_or_404(qs, number=number)
+
+
+@login_required
+def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    case = _get_case(request, number)
+    return render(request, "web/office/case_detail.html", _case_context(request, case))
+
+
+def _render_error(request: HttpRequest, number: str, errors: FormErrors, status: int):
+    try:
+        case = _get_case(request, number)
+    except Http404:
+        messages.error(request, errors.general or next(iter(errors.fields.values()), ""))
+        return redirect(_safe_next(request, reverse("web:home")))
+    # A refused action shows the page as it is now, with the form reopened and its error.
+    return render(
+        request, "web/office/case_detail.html", _case_context(request, case, errors), status=status
+    )
+
+
+@login_required
+@require_POST
+def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    case = _get_case(request, number)
+    t = BY_ACTION.get(action)
+    if t is None:
+        raise Http404
+    values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+    try:
+        data = transition_input(t, case, request.POST, request.FILES, request.user)
+        actions.do_transition_case(case, action, acting_user=request.user, data=data)
+    except CaseError as exc:
+        return _render_error(
+            request, number, FormErrors.from_error(action, exc, values), exc.status_code
+        )
+    messages.success(
+        request, _("已完成：%(label)s（案件 %(n)s）") % {"label": t.label, "n": number}
+    )
+    return redirect(_safe_next(request, reverse("web:case_detail", args=[number])))
+
+
+@login_required
+@require_POST
+def case_supervise(request: HttpRequest, number: str) -> HttpResponse:
+    case = _get_case(request, number)
+    values = {"note": request.POST.get("note", ""), "kind": request.POST.get("kind", "")}
+    try:
+        order = actions.do_create_supervision(
+            case,
+            acting_user=request.user,
+            kind=request.POST.get("kind") or SupervisionKind.LEADER,
+            note=request.POST.get("note", ""),
+        )
+    except CaseError as exc:
+        return _render_error(
+            request, number, FormErrors.from_error("supervise", exc, values), exc.status_code
+        )
+    messages.success(request, _("已下发督办单 %(n)s") % {"n": order.number})
+    return redirect(_safe_next(request, reverse("web:case_detail", args=[number])))
+
+
+@login_required
+@require_POST
+def report_unlink(request: HttpRequest, number: str, report_id: int) -> HttpResponse:
+    case = _get_case(request, number)
+    if not case.reports.filter(pk=report_id).exists():
+        raise Http404
+    try:
+        new_case = actions.do_unlink_report(report_id, acting_user=request.user)
+    except CaseError as exc:
+        return _render_error(request, number, FormErrors.from_error("unlink", exc), exc.status_code)
+    messages.success(request, _("已取消关联，另立案件 %(n)s") % {"n": new_case.number})
+    return redirect("web:case_detail", number=number)
+
+
+@login_required
+@require_POST
+def supervision_reply(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = get_object_or_404(
+        SupervisionOrder.objects.select_related("case"),
+        pk=order_id,
+        case__in=visible_to(request.user),
+    )
+    try:
+        actions.do_reply_supervision(
+            order, acting_user=request.user, reply=request.POST.get("reply", "")
+        )
+    except CaseError as exc:
+        messages.error(request, exc.message)
+        return redirect(_safe_next(request, reverse("web:case_detail", args=[order.case.number])))
+    messages.success(request, _("已答复督办单 %(n)s") % {"n": order.number})
+    return redirect(_safe_next(request, reverse("web:case_detail", args=[order.case.number])))
+
+
+# ---------------------------------------------------------------------------------------------
+# Supervision centre (受理员 / 值班长)
+
+
+@roles_required(*INTAKE_ROLES)
+def supervision_centre(request: HttpRequest) -> HttpResponse:
+    qs = _list_qs(request.user)
+    wanted = [Status.REPORTED, Status.VERIFYING, Status.HANDLED, Status.CHECKED]
+    cases = list(qs.filter(status__in=wanted).order_by("step_deadline", "pk"))
+    rows = _with_deadlines(cases)
+    queues = []
+    for status, title, hint in (
+        (Status.REPORTED, _("受理队列（待立案）"), _("核实、立案、作废或合并")),
+        (Status.VERIFYING, _("核实任务（已派发网格员）"), _("等待网格员现场核实")),
+        (Status.HANDLED, _("已处置待核查"), _("等待网格员现场核查")),
+        (Status.CHECKED, _("核查通过待结案"), _("值班长结案")),
+    ):
+        items = [r for r in rows if r["case"].status == status]
+        queues.append({"status": status, "title": title, "hint": hint, "rows": items})
+    unlocated = visible_to(request.user).filter(status=Status.UNLOCATED).count()
+    return render(
+        request,
+        "web/office/supervision_centre.html",
+        {"queues": queues, "unlocated": unlocated},
+    )
+
+
+@roles_required(*INTAKE_ROLES)
+def hotline_new(request: HttpRequest) -> HttpResponse:
+    form = HotlineForm(request.POST or None)
+    general = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = actions.do_report_case(form.report_input(), acting_user=request.user)
+        except CaseError as exc:
+            name = (exc.field or "").split("[", 1)[0]
+            if name in form.fields:
+                form.add_error(name, exc.message)
+            else:
+                general = exc.message
+        else:
+            case = result.case
+            if result.linked_to_existing:
+                messages.info(request, _("与已有案件重复，已并入案件 %(n)s") % {"n": case.number})
+            else:
+                messages.success(request, _("已登记热线案件 %(n)s") % {"n": case.number})
+            return redirect("web:case_detail", number=case.number)
+    categories = Category.objects.filter(is_active=True).order_by("-kind", "major_code", "code")
+    groups: dict[str, list] = {}
+    for c in categories:
+        groups.setdefault(f"{c.get_kind_display()} · {c.major_code} {c.major_name}", []).append(c)
+    map_data = {
+        "features": [
+            _feature(a)
+            for a in Area.objects.filter(level=AreaLevel.STREET).only(
+                "pk", "code", "name", "geometry"
+            )
+        ],
+        "point": None,
+        "tiles": settings.GRIDCITY_TILE_URL,
+        "pick": True,
+    }
+    return render(
+        request,
+        "web/office/hotline_new.html",
+        {
+            "form": form,
+            "groups": groups,
+            "general": general,
+            "map_data": map_data,
+            "selected_area": form["area"].value(),
+        },
+    )
+
+
+@roles_required(*INTAKE_ROLES)
+def area_search(request: HttpRequest) -> HttpResponse:
+    """Streets and communities whose name contains the query: <option>s for the hotline form."""
+    q = request.GET.get("q", "").strip()
+    areas = Area.objects.filter(
+        level__in=[AreaLevel.STREET, AreaLevel.COMMUNITY], is_active=True
+    ).select_related("parent")
+    if q:
+        areas = areas.filter(Q(name__icontains=q) | Q(code__startswith=q))
+    return render(
+        request,
+        "web/office/_area_options.html",
+        {
+            "areas": areas.order_by("path")[:30],
+            "q": q,
+            "selected": request.GET.get("selected", ""),
+        },
+    )
+
+
+@roles_required(*INTAKE_ROLES)
+def triage(request: HttpRequest) -> HttpResponse:
+    cases = list(
+        visible_to(request.user)
+        .filter(status=Status.UNLOCATED)
+        .select_related("category")
+        .prefetch_related(Prefetch("reports", queryset=Report.objects.order_by("pk")))
+        .order_by("reported_at", "pk")
+    )
+    map_data = {
+        "features": [
+            _feature(a)
+            for a in Area.objects.filter(level=AreaLevel.COMMUNITY).only(
+                "pk", "code", "name", "geometry"
+            )
+        ],
+        "point": None,
+        "tiles": settings.GRIDCITY_TILE_URL,
+        "pick": True,
+    }
+    return render(request, "web/office/triage.html", {"cases": cases, "map_data": map_data})
+
+
+# ---------------------------------------------------------------------------------------------
+# Command centre (派遣员)
+
+APPROVAL_STATUSES = [Status.EXTENSION_REQUESTED, Status.HOLD_REQUESTED, Status.RETURNED]
+REQUEST_ACTIONS = ["request_extension", "request_hold", "return"]
+
+
+@roles_required(*DISPATCH_ROLES)
+def command_centre(request: HttpRequest) -> HttpResponse:
+    role = effective_role(request.user)
+    requests_prefetch = Prefetch(
+        "events",
+        queryset=CaseEvent.objects.filter(action__in=REQUEST_ACTIONS)
+        .select_related("actor", "actor_department")
+        .order_by("-at", "-pk"),
+        to_attr="requests",
+    )
+    cases = list(
+        _list_qs(request.user)
+        .filter(status__in=[Status.FILED, Status.RETURNED, *APPROVAL_STATUSES])
+        .prefetch_related(requests_prefetch)
+        .order_by("step_deadline", "pk")
+    )
+    rows = _with_deadlines(cases)
+    for r in rows:
+        c = r["case"]
+        r["request"] = c.requests[0] if c.requests else None
+        ext = (r["request"].data or {}).get("extension") if r["request"] else None
+        r["extension"] = format_time_limit(ext["amount"], Clock(ext["clock"])) if ext else ""
+        # Visibility already restricts to the user's jurisdiction, so the role's moves from
+        # the status are exactly what available_transitions would offer, without a query.
+        r["actions"] = [t for t in allowed_actions(c.status, role) if t.action != "dispatch"]
+        r["can_dispatch"] = any(t.action == "dispatch" for t in allowed_actions(c.status, role))
+    board = [r for r in rows if r["case"].status in (Status.FILED, Status.RETURNED)]
+    approvals = [r for r in rows if r["case"].status in APPROVAL_STATUSES]
+    return render(
+        request,
+        "web/office/command_centre.html",
+        {
+            "board": board,
+            "approvals": approvals,
+            "departments": list(dispatchable_departments()),
+            "here": request.get_full_path(),
+        },
+    )
+
+
+@roles_required(*OVERSIGHT_ROLES)
+def overdue_board(request: HttpRequest) -> HttpResponse:
+    cases = list(
+        _list_qs(request.user)
+        .filter(status__in=OPEN, step_deadline__isnull=False)
+        .annotate(
+            open_orders=Count("supervision_orders", filter=Q(supervision_orders__replied_at=None))
+        )
+        .order_by("step_deadline", "pk")
+    )
+    rows = _with_deadlines(cases)
+    rows.sort(
+        key=lambda r: (
+            LIGHT_ORDER[r["light"]["light"] if r["light"] else None],
+            r["case"].step_deadline,
+        )
+    )
+    counts = {
+        k: sum(1 for r in rows if r["light"] and r["light"]["light"] == k)
+        for k in ("red", "yellow", "green")
+    }
+    context = {
+        "rows": rows,
+        "counts": counts,
+        "can_supervise": effective_role(request.user) in SUPERVISE_ROLES,
+        "here": request.path,
+        "now": timezone.now(),
+    }
+    if request.htmx:
+        return render(request, "web/office/_overdue_rows.html", context)
+    return render(request, "web/office/overdue_board.html", context)
+
+
+@roles_required(*ORDER_ROLES)
+def supervision_orders(request: HttpRequest) -> HttpResponse:
+    orders = list(
+        SupervisionOrder.objects.filter(case__in=visible_to(request.user))
+        .select_related("case", "case__category", "department", "created_by", "replied_by")
+        .order_by("replied_at", "-created_at", "-pk")[:200]
+    )
+    pending = sum(1 for o in orders if o.replied_at is None)
+    return render(
+        request, "web/office/supervision_orders.html", {"orders": orders, "pending": pending}
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Department desk (专业部门)
+
+
+@roles_required(*DESK_ROLES)
+def desk(request: HttpRequest) -> HttpResponse:
+    role = effective_role(request.user)
+    cases = list(
+        _list_qs(request.user).filter(status__in=AT_DEPARTMENT).order_by("step_deadline", "pk")
+    )
+    rows = _with_deadlines(cases)
+    for r in rows:
+        # visible_to already limits a desk to its own department (and a lead's sub-departments),
+        # which is all the department scope checks: the role's moves are the page's buttons.
+        moves = allowed_actions(r["case"].status, role)
+        r["buttons"] = [t for t in moves if is_one_click(t)]
+        r["forms"] = [t for t in moves if not is_one_click(t)]
+    orders = list(
+        SupervisionOrder.objects.filter(case__in=visible_to(request.user), replied_at__isnull=True)
+        .select_related("case", "case__category")
+        .order_by("reply_deadline", "pk")
+    )
+    counts = {
+        "new": sum(1 for r in rows if r["case"].status == Status.DISPATCHED),
+        "handling": sum(1 for r in rows if r["case"].status != Status.DISPATCHED),
+        "red": sum(1 for r in rows if r["light"] and r["light"]["light"] == "red"),
+    }
+    return render(
+        request,
+        "web/office/desk.html",
+        {"rows": rows, "orders": orders, "counts": counts, "here": request.path},
+    )
