@@ -11,16 +11,22 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_time_config():
+def _fresh_process_caches():
     # A rolled-back test leaves no rows but may leave them in the per-process cache.
+    from gridcity.accounts.actions import forget_system_user
     from gridcity.dispatch.actions import forget_rules
+    from gridcity.grids.spatial import forget_index
     from gridcity.taxonomy.actions import forget_time_config
 
-    forget_time_config()
-    forget_rules()
+    def forget():
+        forget_time_config()
+        forget_rules()
+        forget_index()
+        forget_system_user()
+
+    forget()
     yield
-    forget_time_config()
-    forget_rules()
+    forget()
 
 
 def pytest_configure(config):

@@ -10,13 +10,24 @@ from gridcity.accounts.models import ApiToken, Department, Role, User, hash_toke
 SYSTEM_USERNAME = "system"
 
 
+_system_user: dict[str, User] = {}
+
+
 def get_system_user() -> User:
-    """The actor of automatic steps (auto-filing, auto-dispatch, the deadline sweeper)."""
-    user, _ = User.objects.get_or_create(
-        username=SYSTEM_USERNAME,
-        defaults={"role": Role.SYSTEM, "display_name": "系统", "is_active": False},
-    )
+    """The actor of automatic steps (auto-filing, auto-dispatch, the deadline sweeper); read
+    once per process."""
+    user = _system_user.get("user")
+    if user is None:
+        user, _ = User.objects.get_or_create(
+            username=SYSTEM_USERNAME,
+            defaults={"role": Role.SYSTEM, "display_name": "系统", "is_active": False},
+        )
+        _system_user["user"] = user
     return user
+
+
+def forget_system_user() -> None:
+    _system_user.clear()
 
 
 def do_create_token(user: User, *, name: str = "") -> str:

@@ -29,7 +29,7 @@ from gridcity.cases.models import (
     SupervisionOrder,
 )
 from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo
-from gridcity.cases.scope import visible_to
+from gridcity.cases.scope import jurisdiction_path, visible_to
 from gridcity.cases.workflow import BY_ACTION, STEP_OF_STATUS, Scope, Transition, transitions_from
 from gridcity.dispatch.actions import decide_for
 from gridcity.grids.actions import beat_manager_for_cell, locate
@@ -431,7 +431,7 @@ def may_take(case: Case, t: Transition, user: User, *, beat_check: bool = True) 
         if case.assignee_id != user.pk and not (beat_check and _in_beat(user, case)):
             return "该任务未指派给您，且案件不在您的责任网格内"
     if role in CENTRE_ROLES and user.jurisdiction_id and case.area_path:
-        if not case.area_path.startswith(user.jurisdiction.path):
+        if not case.area_path.startswith(jurisdiction_path(user)):
             return "该案件不在您的管辖区域"
     return None
 
@@ -1071,18 +1071,6 @@ def _step_label(step: str) -> str:
     from gridcity.cases.workflow import STEP_LABELS
 
     return STEP_LABELS.get(step, step)
-
-
-def case_queryset_for_detail():
-    return Case.objects.select_related(
-        "category",
-        "filing_condition",
-        "cell",
-        "department",
-        "suggested_department",
-        "assignee",
-        "reporter",
-    )
 
 
 __all__ = [

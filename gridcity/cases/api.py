@@ -26,7 +26,7 @@ from gridcity.cases.models import (
     Status,
     SupervisionOrder,
 )
-from gridcity.cases.presenters import case_detail, case_summary, order_out
+from gridcity.cases.presenters import case_created, case_detail, case_summary, order_out
 from gridcity.cases.scope import visible_to
 from gridcity.grids.api import parse_bbox
 from gridcity.grids.models import Area
@@ -105,7 +105,7 @@ def create_case(request, payload: CaseIn):
         photos=_decode_photos(payload.photos),
     )
     result = actions.do_report_case(inp, acting_user=request.user, idempotency_key=key)
-    body = case_detail(result.case, request.user)
+    body = case_created(result.case)
     body["linked_to_existing"] = result.linked_to_existing
     return Answer(201 if result.created else 200, body)
 
@@ -139,7 +139,7 @@ def filter_cases(qs, f: CaseFilter):
             raise InvalidInput(f"类别 {f.category} 不存在", field="category")
         qs = qs.filter(category=cat)
     if f.area:
-        area = Area.objects.filter(code=f.area).first()
+        area = Area.objects.filter(code=f.area).only("path").first()
         if area is None:
             raise InvalidInput(f"区域 {f.area} 不存在", field="area")
         qs = qs.filter(area_path__startswith=area.path)
@@ -173,9 +173,7 @@ def filter_cases(qs, f: CaseFilter):
 
 @router.get("/cases", summary="案件列表（分页、筛选）")
 def list_cases(request, filters: Query[CaseFilter]):
-    qs = filter_cases(visible_to(request.user), filters).select_related(
-        "category", "department", "cell"
-    )
+    qs = filter_cases(visible_to(request.user), filters).select_related("category", "department")
     total = qs.count()
     start = (filters.page - 1) * filters.page_size
     rows = qs.order_by("-reported_at", "-pk")[start : start + filters.page_size]

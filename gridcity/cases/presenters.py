@@ -59,7 +59,8 @@ def case_summary(case: Case) -> dict:
         "address": case.address,
         "lon": case.lon,
         "lat": case.lat,
-        "cell": case.cell.code if case.cell_id else None,
+        # The cell's code ends the area path: no need to load the cell and its polygon.
+        "cell": case.area_path.strip("/").rsplit("/", 1)[-1] if case.cell_id else None,
         "department": case.department.name if case.department_id else None,
         "reported_at": _iso(case.reported_at),
         "step": case.step,
@@ -92,11 +93,29 @@ def event_out(e: CaseEvent) -> dict:
     }
 
 
+def case_created(case: Case) -> dict:
+    """What an intake answers: where the case went, why, and by when — built from the case the
+    action returned, without re-reading it."""
+    body = case_summary(case)
+    body.update(
+        {
+            "dispatch_explanation": case.dispatch_explanation,
+            "suggested_department": case.suggested_department.name
+            if case.suggested_department_id
+            else None,
+            "filing_condition": case.filing_condition.text if case.filing_condition_id else None,
+            "deadline": traffic_light(case),
+            "area_path": [c for c in case.area_path.strip("/").split("/") if c],
+        }
+    )
+    return body
+
+
 def case_detail(case: Case, user) -> dict:
     from gridcity.cases.actions import available_transitions
 
     case = Case.objects.select_related(
-        "category", "filing_condition", "cell", "department", "suggested_department", "assignee"
+        "category", "filing_condition", "department", "suggested_department", "assignee"
     ).get(pk=case.pk)
     events = case.events.select_related("actor", "department").prefetch_related("attachments")
     calendar = get_calendar()

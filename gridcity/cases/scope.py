@@ -12,6 +12,19 @@ def beat_cell_ids(user: User) -> list[int]:
     return list(Area.objects.filter(beats__manager=user).values_list("pk", flat=True))
 
 
+def jurisdiction_path(user: User) -> str:
+    """The path of the user's jurisdiction, read once per user object (without the polygon)."""
+    if user.jurisdiction_id is None:
+        return ""
+    cached = getattr(user, "_jurisdiction_path", None)
+    if cached is None:
+        from gridcity.grids.models import Area
+
+        cached = Area.objects.filter(pk=user.jurisdiction_id).values_list("path", flat=True).first()
+        user._jurisdiction_path = cached or ""
+    return user._jurisdiction_path
+
+
 def visible_to(user: User, qs: QuerySet | None = None) -> QuerySet:
     """Restrict cases to what `user` may see: centre staff their jurisdiction, a department
     the cases dispatched to it (a department lead also its sub-departments'), a grid manager
@@ -25,7 +38,7 @@ def visible_to(user: User, qs: QuerySet | None = None) -> QuerySet:
         if user.jurisdiction_id is None:
             return qs
         # Unlocated reports have no area yet: the centre sees its triage queue.
-        return qs.filter(Q(area_path__startswith=user.jurisdiction.path) | Q(area_path=""))
+        return qs.filter(Q(area_path__startswith=jurisdiction_path(user)) | Q(area_path=""))
     if user.role in (Role.HANDLER, Role.DEPT_LEAD):
         if user.department_id is None:
             return qs.none()

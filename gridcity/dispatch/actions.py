@@ -54,17 +54,22 @@ def forget_rules() -> None:
     _rules_cache.clear()
 
 
-def cached_rules() -> RuleSet:
+def _cached() -> dict:
     now = monotonic()
     if _rules_cache.get("expires", 0) < now:
-        rules = load_rules()
-        _rules_cache.update(rules=rules, expires=now + RULES_TTL)
-    return _rules_cache["rules"]
+        _rules_cache.update(rules=load_rules(), fallbacks=load_fallbacks(), expires=now + RULES_TTL)
+    return _rules_cache
+
+
+def cached_rules() -> RuleSet:
+    return _cached()["rules"]
 
 
 def load_rules(category: Category | None = None) -> RuleSet:
-    qs = ResponsibilityRule.objects.filter(is_active=True).select_related(
-        "category", "area", "department", "filing_condition"
+    qs = (
+        ResponsibilityRule.objects.filter(is_active=True)
+        .select_related("category", "area", "department", "filing_condition")
+        .defer("area__geometry")
     )
     if category is not None:
         qs = qs.filter(
@@ -74,15 +79,14 @@ def load_rules(category: Category | None = None) -> RuleSet:
     return RuleSet([to_row(r) for r in qs])
 
 
-def load_fallbacks(area_path: str) -> list[Fallback]:
-    codes = [c for c in area_path.strip("/").split("/") if c]
-    if not codes:
-        return []
+def load_fallbacks() -> list[Fallback]:
+    """Every area's territorial fallback department (属地兜底); `decide` picks the deepest one
+    on a case's path."""
     return [
         Fallback(a.path, a.name, a.fallback_department_id, a.fallback_department.name)
-        for a in Area.objects.filter(
-            code__in=codes, fallback_department__isnull=False
-        ).select_related("fallback_department")
+        for a in Area.objects.filter(fallback_department__isnull=False)
+        .select_related("fallback_department")
+        .only("path", "name", "fallback_department__name")
     ]
 
 
@@ -106,7 +110,7 @@ def decide_for(
         area_path=area_path,
         condition_id=condition.pk if condition else None,
         component_owner=owner,
-        fallbacks=load_fallbacks(area_path),
+        fallbacks=_cached()["fallbacks"],
     )
 
 

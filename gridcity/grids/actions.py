@@ -12,7 +12,7 @@ from django.db.models import F
 from shapely.geometry import shape
 
 from gridcity.grids.models import Area, AreaLevel, Beat, GridLayerVersion
-from gridcity.grids.spatial import get_index
+from gridcity.grids.spatial import forget_index, get_index
 from gridcity.lib.coords import CRS
 from gridcity.lib.geojson import (
     GeoJSONError,
@@ -40,6 +40,8 @@ class ImportResult:
 
 
 def bump_layer_version() -> None:
+    transaction.on_commit(forget_index)
+    forget_index()
     token = uuid.uuid4().hex
     updated = GridLayerVersion.objects.filter(pk=1).update(version=F("version") + 1, token=token)
     if not updated:

@@ -4,6 +4,7 @@ Routing a point is microseconds; the index is rebuilt when the grid layer's vers
 so every process stays consistent after an import."""
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,10 +76,25 @@ def current_version() -> str:
     return row or ""
 
 
+# How often a process asks the database whether the grid layer changed. An import in this
+# process refreshes at once (forget_index); other processes follow within this many seconds.
+VERSION_CHECK_SECONDS = 2.0
+_checked_at = 0.0
+
+
+def forget_index() -> None:
+    global _cached, _checked_at
+    _cached, _checked_at = None, 0.0
+
+
 def get_index() -> CellIndex:
-    global _cached
-    version = current_version()
+    global _cached, _checked_at
     cached = _cached
+    now = time.monotonic()
+    if cached is not None and now - _checked_at < VERSION_CHECK_SECONDS:
+        return cached[1]
+    version = current_version()
+    _checked_at = now
     if cached is not None and cached[0] == version:
         return cached[1]
     with _lock:

@@ -106,6 +106,7 @@ def field_home(request: HttpRequest) -> HttpResponse:
         visible_to(user)
         .filter(assignee=user, status__in=TASK_STATUSES)
         .select_related("category", "cell")
+        .defer("cell__geometry")
     )
     calendar = get_calendar()
     now = timezone.now()
@@ -178,6 +179,7 @@ def field_task(request: HttpRequest, number: str) -> HttpResponse:
     case = (
         visible_to(request.user)
         .select_related("category", "cell", "department")
+        .defer("cell__geometry")
         .filter(number=number)
         .first()
     )
