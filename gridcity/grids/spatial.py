@@ -3,12 +3,14 @@
 Routing a point is microseconds; the index is rebuilt when the grid layer's version changes,
 so every process stays consistent after an import."""
 
+import math
 import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely import intersects_xy
 from shapely.geometry import shape
 from shapely.strtree import STRtree
 
@@ -27,17 +29,41 @@ class CellIndex:
         for g in self.geometries:
             shapely.prepare(g)
         self.tree = STRtree(self.geometries)
+        self._build_buckets()
 
     def __len__(self) -> int:
         return len(self.cells)
 
+    def _build_buckets(self) -> None:
+        """A uniform grid of buckets about one typical cell wide, each listing the cells whose
+        bounding box touches it: one point is then tested against two or three prepared
+        polygons, without building a Point or walking the tree."""
+        bounds = shapely.bounds(self.geometries) if len(self.geometries) else np.zeros((0, 4))
+        self._buckets: dict[tuple[int, int], list[int]] = {}
+        if not len(bounds):
+            self._origin, self._size = (0.0, 0.0), 1.0
+            return
+        widths = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        size = float(np.median(widths)) or 1e-3
+        x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
+        self._origin, self._size = (x0, y0), size
+        lo = np.floor((bounds[:, :2] - (x0, y0)) / size).astype(int)
+        hi = np.floor((bounds[:, 2:] - (x0, y0)) / size).astype(int)
+        buckets = self._buckets
+        for i in range(len(bounds)):
+            for bx in range(lo[i, 0], hi[i, 0] + 1):
+                for by in range(lo[i, 1], hi[i, 1] + 1):
+                    buckets.setdefault((bx, by), []).append(i)
+
     def locate(self, lon: float, lat: float) -> IndexedCell | None:
-        point = shapely.Point(lon, lat)
-        hits = self.tree.query(point, predicate="intersects")
-        if len(hits) == 0:
-            return None
-        # Shared borders: a point on an edge belongs to the cell with the lowest code.
-        return self.cells[int(hits.min())]
+        x0, y0 = self._origin
+        key = (math.floor((lon - x0) / self._size), math.floor((lat - y0) / self._size))
+        # Candidates are in index order, so on a shared border the cell with the lowest code
+        # wins, as in locate_many().
+        for i in self._buckets.get(key, ()):
+            if intersects_xy(self.geometries[i], lon, lat):
+                return self.cells[i]
+        return None
 
     def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
         """Index into `cells` for each point, -1 where no cell contains it."""
