@@ -22,24 +22,33 @@ def machine() -> str:
     )
 
 
+# name -> module with a run() that prints its own table.
+BENCHES = {
+    "routing": "bench.routing",
+    "intake": "bench.intake_http",
+    "export": "bench.export",
+    "sensors": "bench.sensors",
+    "evaluation": "bench.evaluation",
+}
+
+
 def main(argv: list[str]) -> int:
+    import importlib
+
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcity.settings")
-    names = argv or ["routing", "intake"]
-    unknown = [n for n in names if n not in ("routing", "intake")]
+    names = argv or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
     if unknown:
-        print(f"unknown benchmark {', '.join(unknown)}; choose routing and/or intake")
+        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
         return 2
     print(f"GridCity benchmarks — {machine()}")
     for name in names:
         print()
-        if name == "routing":
-            from bench import routing
-
-            routing.run()
+        module = importlib.import_module(BENCHES[name])
+        if name == "evaluation":
+            module.run(int(os.environ.get("BENCH_EVAL_CASES", "50000")))
         else:
-            from bench import intake_http
-
-            intake_http.run()
+            module.run()
     return 0
 
 

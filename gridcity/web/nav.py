@@ -23,6 +23,12 @@ NAV = [
         {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN},
     ),
     ("web:dashboard", _("领导驾驶舱"), {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN}),
+    (
+        "evaluation:board",
+        _("综合评价"),
+        {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN},
+    ),
+    ("evaluation:appeals", _("超期申诉"), {Role.HANDLER, Role.DEPT_LEAD}),
 ]
 
 HOME_BY_ROLE = {

@@ -1,0 +1,215 @@
+"""Every write of the evaluation: freezing and publishing a period, filing and reviewing an
+appeal. One transaction each, rows locked, a log row per change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gridcity.accounts.models import Role, User
+from gridcity.cases.actions import effective_role
+from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridcity.cases.models import Case, CaseEvent, Status
+from gridcity.evaluation.compute import (
+    COLUMNS,
+    FrozenSource,
+    LiveSource,
+    compute_ranking,
+    ranking_to_json,
+    window_for,
+)
+from gridcity.evaluation.indicators import MEASURES, UNIT_TYPE_LABELS, parse_period
+from gridcity.evaluation.models import (
+    Appeal,
+    AppealLog,
+    AppealStatus,
+    EvaluationPeriod,
+    Fact,
+    PeriodResult,
+    PeriodStatus,
+)
+
+CLOSE_ROLES = frozenset({Role.LEADER, Role.SHIFT_LEAD, Role.ADMIN})
+FIRST_REVIEW_ROLES = frozenset({Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN})
+FINAL_REVIEW_ROLES = frozenset({Role.LEADER, Role.ADMIN})
+APPEAL_ROLES = frozenset({Role.HANDLER, Role.DEPT_LEAD})
+
+
+def do_freeze_period(
+    period_key: str, *, acting_user: User, now: datetime | None = None, batch: int = 5000
+) -> EvaluationPeriod:
+    """Copy every counted row of every measure into Fact rows and store the scored rankings.
+    From then on the period's figures, drill-downs and 通报 read only the snapshot."""
+    if effective_role(acting_user) not in CLOSE_ROLES:
+        raise Forbidden("只有领导或值班长可以冻结考评期间")
+    try:
+        period = parse_period(period_key)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="period") from exc
+    now = now or timezone.now()
+    window = window_for(period, now)
+    if window.end > now:
+        raise Conflict(f"{period.label}尚未结束，不能冻结", field="period")
+    try:
+        with transaction.atomic():
+            row = EvaluationPeriod.objects.create(
+                key=period.key,
+                kind=period.kind,
+                start=period.start,
+                end=period.end,
+                status=PeriodStatus.FROZEN,
+                frozen_at=now,
+                frozen_by=acting_user,
+            )
+            live = LiveSource(window)
+            for measure in MEASURES:
+                buf = []
+                for r in live.rows(measure).order_by().values_list(*COLUMNS).iterator(batch):
+                    d = dict(zip(COLUMNS, r, strict=True))
+                    buf.append(
+                        Fact(
+                            period=row,
+                            measure=measure,
+                            event_id=d["pk"],
+                            case_id=d["case_id"],
+                            case_number=d["case_number"],
+                            channel=d["channel"] or "",
+                            at=d["at"],
+                            started_at=d["started_at"],
+                            u_dept=d["u_dept"],
+                            u_actor=d["u_actor"],
+                            u_cell=d["u_cell"],
+                            u_manager=d["u_manager"],
+                            f1=bool(d["f1"]),
+                            f2=bool(d["f2"]),
+                            raw_overdue=bool(d["raw_overdue"]),
+                            appealed=bool(d["appealed"]),
+                        )
+                    )
+                    if len(buf) >= batch:
+                        Fact.objects.bulk_create(buf)
+                        buf = []
+                Fact.objects.bulk_create(buf)
+            frozen = FrozenSource(row)
+            for unit_type in UNIT_TYPE_LABELS:
+                ranking = compute_ranking(period, unit_type, source=frozen)
+                PeriodResult.objects.create(
+                    period=row, unit_type=unit_type, data=ranking_to_json(ranking)
+                )
+    except IntegrityError as exc:
+        raise Conflict(f"{period.label}已冻结", field="period") from exc
+    return row
+
+
+def do_publish_period(
+    period_key: str, *, acting_user: User, now: datetime | None = None
+) -> EvaluationPeriod:
+    if effective_role(acting_user) not in (Role.LEADER, Role.ADMIN):
+        raise Forbidden("只有领导可以发布考评结果")
+    with transaction.atomic():
+        row = EvaluationPeriod.objects.select_for_update().filter(key=period_key).first()
+        if row is None:
+            raise NotFound("该期间尚未冻结，请先冻结再发布")
+        updated = EvaluationPeriod.objects.filter(pk=row.pk, status=PeriodStatus.FROZEN).update(
+            status=PeriodStatus.PUBLISHED,
+            published_at=now or timezone.now(),
+            published_by=acting_user,
+        )
+        if not updated:
+            raise Conflict("该期间已发布", field="period")
+        row.refresh_from_db()
+    return row
+
+
+def overdue_marks(case: Case, department_id: int) -> list[CaseEvent]:
+    """The department's overdue marks on a case: steps it finished late and the sweeper's marks
+    while it held the case."""
+    return list(
+        CaseEvent.objects.filter(case=case, department_id=department_id, overdue=True).order_by(
+            "at", "pk"
+        )
+    )
+
+
+def do_file_appeal(
+    case: Case | int, *, acting_user: User, reason: str, now: datetime | None = None
+) -> Appeal:
+    if effective_role(acting_user) not in APPEAL_ROLES or acting_user.department_id is None:
+        raise Forbidden("只有责任部门人员可以提出超期申诉")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("请填写申诉理由", field="reason")
+    if len(reason) > 2000:
+        raise InvalidInput("申诉理由不能超过2000字", field="reason")
+    case_id = case.pk if isinstance(case, Case) else case
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().filter(pk=case_id).first()
+        if locked is None:
+            raise NotFound("案件不存在")
+        if locked.status != Status.CLOSED:
+            raise Conflict("案件结案后才能申诉超期", field="case")
+        if not overdue_marks(locked, acting_user.department_id):
+            raise Conflict("本部门在该案件上没有超期记录", field="case")
+        if Appeal.objects.filter(case=locked).exists():
+            raise Conflict("该案件已提出过申诉（每案限一次）", field="case")
+        appeal = Appeal.objects.create(
+            case=locked,
+            department_id=acting_user.department_id,
+            reason=reason,
+            filed_by=acting_user,
+            filed_at=now,
+        )
+        AppealLog.objects.create(
+            appeal=appeal, actor=acting_user, at=now, to_status=AppealStatus.PENDING, note=reason
+        )
+    return appeal
+
+
+def do_review_appeal(
+    appeal: Appeal | int,
+    *,
+    acting_user: User,
+    approve: bool,
+    note: str = "",
+    now: datetime | None = None,
+) -> Appeal:
+    """First review by the command centre, final review by a leader; a refusal at either level
+    ends the appeal."""
+    appeal_id = appeal.pk if isinstance(appeal, Appeal) else appeal
+    note = (note or "").strip()
+    if not approve and not note:
+        raise InvalidInput("驳回申诉需要填写理由", field="note")
+    now = now or timezone.now()
+    role = effective_role(acting_user)
+    with transaction.atomic():
+        a = Appeal.objects.select_for_update().filter(pk=appeal_id).first()
+        if a is None:
+            raise NotFound("申诉不存在")
+        before = a.status
+        if a.status == AppealStatus.PENDING:
+            if role not in FIRST_REVIEW_ROLES:
+                raise Forbidden("初审由指挥中心（派遣员或值班长）进行")
+            a.first_reviewer, a.first_at, a.first_note = acting_user, now, note
+            a.status = AppealStatus.FIRST_APPROVED if approve else AppealStatus.REJECTED
+            fields = ["first_reviewer", "first_at", "first_note", "status"]
+        elif a.status == AppealStatus.FIRST_APPROVED:
+            if role not in FINAL_REVIEW_ROLES:
+                raise Forbidden("终审由领导进行")
+            if a.first_reviewer_id == acting_user.pk:
+                raise Forbidden("初审人不能终审同一申诉")
+            a.final_reviewer, a.final_at, a.final_note = acting_user, now, note
+            a.status = AppealStatus.APPROVED if approve else AppealStatus.REJECTED
+            fields = ["final_reviewer", "final_at", "final_note", "status"]
+        else:
+            raise Conflict(f"申诉已{a.get_status_display()}，不能再审", field="appeal")
+        if a.status in (AppealStatus.APPROVED, AppealStatus.REJECTED):
+            a.decided_at = now
+            fields.append("decided_at")
+        a.save(update_fields=fields)
+        AppealLog.objects.create(
+            appeal=a, actor=acting_user, at=now, from_status=before, to_status=a.status, note=note
+        )
+    return a

@@ -1,0 +1,217 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from gridcity.evaluation.indicators import PERIOD_KIND_LABELS, UNIT_TYPE_LABELS
+
+UNIT_TYPE_CHOICES = list(UNIT_TYPE_LABELS.items())
+
+
+class Direction(models.TextChoices):
+    HIGHER = "higher", _("越高越好")
+    LOWER = "lower", _("越低越好")
+
+
+class Indicator(models.Model):
+    """The indicator library: the formula lives in code (indicators.INDICATORS[key]); its name,
+    direction and description are configurable here."""
+
+    key = models.CharField(_("公式键"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=60)
+    direction = models.CharField(
+        _("方向"), max_length=8, choices=Direction.choices, default=Direction.HIGHER
+    )
+    definition = models.TextField(_("口径"), blank=True)
+
+    class Meta:
+        verbose_name = _("评价指标")
+        verbose_name_plural = _("评价指标库")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scheme(models.Model):
+    name = models.CharField(_("方案名称"), max_length=60)
+    unit_type = models.CharField(_("评价对象"), max_length=16, choices=UNIT_TYPE_CHOICES)
+    is_active = models.BooleanField(_("启用"), default=True)
+    # [["A", 90], ["B", 75], ["C", 60], ["D", 40]]; below the last: "E".
+    grades = models.JSONField(_("等级线"), default=list)
+
+    class Meta:
+        verbose_name = _("考评方案")
+        verbose_name_plural = _("考评方案")
+        ordering = ["unit_type", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit_type"],
+                condition=models.Q(is_active=True),
+                name="one_active_scheme_per_unit_type",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchemeItem(models.Model):
+    scheme = models.ForeignKey(Scheme, on_delete=models.CASCADE, related_name="items")
+    indicator = models.ForeignKey(Indicator, verbose_name=_("指标"), on_delete=models.PROTECT)
+    weight = models.DecimalField(_("权重"), max_digits=6, decimal_places=2)
+    # [[threshold, percent of the weight], …]; empty: straight line (see indicators.item_share).
+    bands = models.JSONField(_("分档表"), default=list, blank=True)
+    relative = models.BooleanField(
+        _("按最大值折算"), default=False, help_text=_("数量类指标：以同批最大值为满分。")
+    )
+
+    class Meta:
+        verbose_name = _("方案指标")
+        verbose_name_plural = _("方案指标")
+        ordering = ["scheme", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "indicator"], name="one_item_per_indicator")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} × {self.weight}"
+
+
+class PeriodStatus(models.TextChoices):
+    FROZEN = "frozen", _("已冻结")
+    PUBLISHED = "published", _("已发布")
+
+
+class EvaluationPeriod(models.Model):
+    """A closed period: its facts and results are a snapshot taken at `frozen_at`."""
+
+    key = models.CharField(_("期间"), max_length=32, unique=True)
+    kind = models.CharField(_("类型"), max_length=8, choices=list(PERIOD_KIND_LABELS.items()))
+    start = models.DateField(_("开始"))
+    end = models.DateField(_("结束（不含）"))
+    status = models.CharField(_("状态"), max_length=12, choices=PeriodStatus.choices)
+    frozen_at = models.DateTimeField(_("冻结时间"))
+    frozen_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("考评期间")
+        verbose_name_plural = _("考评期间")
+        ordering = ["-start", "key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Fact(models.Model):
+    """One counted row of one measure, copied from the case record when the period froze.
+    Plain integer columns, not foreign keys: the snapshot must outlive any later edit."""
+
+    period = models.ForeignKey(EvaluationPeriod, on_delete=models.CASCADE, related_name="facts")
+    measure = models.CharField(max_length=16)
+    event_id = models.BigIntegerField()
+    case_id = models.BigIntegerField()
+    case_number = models.CharField(max_length=20)
+    channel = models.CharField(max_length=16, blank=True)
+    at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True)
+    u_dept = models.BigIntegerField(null=True)
+    u_actor = models.BigIntegerField(null=True)
+    u_cell = models.BigIntegerField(null=True)
+    u_manager = models.BigIntegerField(null=True)
+    f1 = models.BooleanField(default=False)
+    f2 = models.BooleanField(default=False)
+    raw_overdue = models.BooleanField(default=False)
+    appealed = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("考评事实")
+        verbose_name_plural = _("考评事实")
+        indexes = [models.Index(fields=["period", "measure"], name="fact_period_measure")]
+
+    def __str__(self) -> str:
+        return f"{self.measure} {self.case_number}"
+
+
+class PeriodResult(models.Model):
+    """The scored ranking of one unit type in a frozen period (JSON, as computed then)."""
+
+    period = models.ForeignKey(EvaluationPeriod, on_delete=models.CASCADE, related_name="results")
+    unit_type = models.CharField(max_length=16, choices=UNIT_TYPE_CHOICES)
+    data = models.JSONField()
+
+    class Meta:
+        verbose_name = _("考评结果")
+        verbose_name_plural = _("考评结果")
+        constraints = [
+            models.UniqueConstraint(fields=["period", "unit_type"], name="one_result_per_unit_type")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.unit_type}"
+
+
+class AppealStatus(models.TextChoices):
+    PENDING = "pending", _("待初审")
+    FIRST_APPROVED = "first_approved", _("初审通过，待终审")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("已驳回")
+
+
+class Appeal(models.Model):
+    """A department's appeal against its overdue mark on a closed case: one per case, reviewed
+    first by the command centre, then by a leader. Approved, the mark stops counting in scores;
+    the event rows keep `overdue=True`."""
+
+    case = models.OneToOneField(
+        "cases.Case", verbose_name=_("案件"), on_delete=models.PROTECT, related_name="appeal"
+    )
+    department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("申诉部门"), on_delete=models.PROTECT
+    )
+    reason = models.TextField(_("申诉理由"))
+    status = models.CharField(
+        _("状态"), max_length=16, choices=AppealStatus.choices, default=AppealStatus.PENDING
+    )
+    filed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    filed_at = models.DateTimeField(_("申诉时间"))
+    first_reviewer = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_at = models.DateTimeField(_("初审时间"), null=True, blank=True)
+    first_note = models.TextField(_("初审意见"), blank=True)
+    final_reviewer = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    final_at = models.DateTimeField(_("终审时间"), null=True, blank=True)
+    final_note = models.TextField(_("终审意见"), blank=True)
+    decided_at = models.DateTimeField(_("生效时间"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("超期申诉")
+        verbose_name_plural = _("超期申诉")
+        ordering = ["-filed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case} · {self.get_status_display()}"
+
+
+class AppealLog(models.Model):
+    """Every step of an appeal: who, when, from which status to which, and why."""
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="log")
+    actor = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status}→{self.to_status}"

@@ -1,0 +1,139 @@
+"""Freezing, publishing, the 通报, the pages and the API, on the September scenario."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from gridcity.cases.errors import Conflict, Forbidden
+from gridcity.cases.models import Case
+from gridcity.evaluation.actions import (
+    do_file_appeal,
+    do_freeze_period,
+    do_publish_period,
+    do_review_appeal,
+)
+from gridcity.evaluation.compute import drilldown, get_ranking
+from gridcity.evaluation.reports import bulletin_pdf, bulletin_xlsx
+from gridcity.evaluation.tests.scenario import act, at, build_september
+
+
+@pytest.fixture
+def september(city):
+    return build_september(city)
+
+
+def enforcement(period="2025-09"):
+    r = get_ranking(period, "department")
+    return next(u for u in r.units if u.unit.name == "城市管理执法科室")
+
+
+def test_a_frozen_period_does_not_change_when_its_cases_change(city, september):
+    do_freeze_period("2025-09", acting_user=city.people["leader"], now=at(10, 10, 9))
+    before = enforcement()
+    assert before.figures["close_rate"].value == Decimal("80.00")
+    # G is signed, handled and closed later; B's late handling is forgiven on appeal.
+    g = september["G"]
+    act(city, g, "sign", "enforcement", at(10, 11, 9))
+    act(city, g, "report_back", "enforcement", at(10, 11, 9, 30))
+    act(city, g, "check_pass", "inspector", at(10, 11, 9, 40))
+    act(city, g, "close", "shift_lead", at(10, 11, 9, 50))
+    a = do_file_appeal(september["B"], acting_user=city.people["enforcement"], reason="封路")
+    do_review_appeal(a, acting_user=city.people["dispatcher"], approve=True)
+    do_review_appeal(a, acting_user=city.people["leader"], approve=True)
+    Case.objects.filter(pk=september["A"].pk).update(number="EDITED")
+    after = enforcement()
+    assert after.figures == before.figures and after.score == before.score
+    rows = drilldown("handle_due", "department", str(city.departments["CGZF"].pk), "2025-09")
+    assert september["A"].number in {r["case_number"] for r in rows["numerator"]}
+
+
+def test_it_freezes_only_ended_periods_once_and_publishes_by_a_leader(city, september):
+    with pytest.raises(Conflict):
+        do_freeze_period("2025-10", acting_user=city.people["leader"], now=at(10, 10, 9))
+    with pytest.raises(Forbidden):
+        do_freeze_period("2025-09", acting_user=city.people["sanitation"], now=at(10, 10, 9))
+    do_freeze_period("2025-09", acting_user=city.people["shift_lead"], now=at(10, 10, 9))
+    with pytest.raises(Conflict):
+        do_freeze_period("2025-09", acting_user=city.people["leader"], now=at(10, 10, 9))
+    with pytest.raises(Forbidden):
+        do_publish_period("2025-09", acting_user=city.people["shift_lead"])
+    assert do_publish_period("2025-09", acting_user=city.people["leader"]).status == "published"
+    with pytest.raises(Conflict):
+        do_publish_period("2025-09", acting_user=city.people["leader"])
+
+
+def test_an_appeal_is_one_per_closed_case_and_needs_two_reviewers(city, september):
+    with pytest.raises(Conflict):  # A was never late
+        do_file_appeal(september["A"], acting_user=city.people["enforcement"], reason="x")
+    with pytest.raises(Forbidden):
+        do_file_appeal(september["B"], acting_user=city.people["dispatcher"], reason="x")
+    a = do_file_appeal(september["B"], acting_user=city.people["enforcement"], reason="封路")
+    with pytest.raises(Conflict):
+        do_file_appeal(september["B"], acting_user=city.people["enforcement"], reason="再诉")
+    with pytest.raises(Forbidden):  # a leader reviews second, not first
+        do_review_appeal(a, acting_user=city.people["enforcement"], approve=True)
+    a = do_review_appeal(a, acting_user=city.people["dispatcher"], approve=True)
+    assert a.status == "first_approved"
+    with pytest.raises(Forbidden):
+        do_review_appeal(a, acting_user=city.people["dispatcher"], approve=True)
+    a = do_review_appeal(a, acting_user=city.people["leader"], approve=False, note="理由不足")
+    assert a.status == "rejected" and a.log.count() == 3
+    assert enforcement().figures["closed_on_time"].value == 3
+
+
+def test_it_writes_the_bulletin_in_chinese(city, september):
+    do_freeze_period("2025-09", acting_user=city.people["leader"], now=at(10, 10, 9))
+    pdf = bulletin_pdf("2025-09")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 2000
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(BytesIO(bulletin_xlsx("2025-09")))
+    assert wb.sheetnames == ["部门排名", "通报表扬", "通报批评", "超期案件", "推诿（回退）案件"]
+    names = [r[1] for r in wb["部门排名"].iter_rows(min_row=5, values_only=True)]
+    assert names[:2] == ["市政设施科室", "城市管理执法科室"]
+    returned = [r[0] for r in wb["推诿（回退）案件"].iter_rows(min_row=2, values_only=True)]
+    assert returned == [september["D"].number]
+
+
+def test_the_pages_and_api_answer_the_leader_and_not_the_outsider(city, september):
+    do_freeze_period("2025-09", acting_user=city.people["leader"], now=at(10, 10, 9))
+    dept = city.departments["CGZF"].pk
+    leader, clerk, outsider = Client(), Client(), Client()
+    leader.force_login(city.people["leader"])
+    clerk.force_login(city.people["sanitation"])
+    for url in (
+        "/evaluation/?period=2025-09",
+        "/evaluation/?period=2025-09&unit_type=area&level=3",
+        f"/evaluation/unit/department/{dept}/?period=2025-09",
+        f"/evaluation/drilldown/?indicator=close_rate&unit_type=department&unit={dept}&period=2025-09",
+        "/evaluation/map/?period=2025-09",
+        f"/evaluation/accountability/{dept}/?period=2025-09",
+        "/evaluation/appeals/",
+        "/evaluation/bulletin/2025-09.xlsx",
+    ):
+        assert leader.get(url).status_code == 200, url
+    assert outsider.get("/evaluation/").status_code == 302
+    assert clerk.get("/evaluation/?period=2025-09").status_code == 403
+    assert clerk.get(f"/evaluation/unit/department/{dept}/?period=2025-09").status_code == 403
+    body = leader.get(
+        f"/api/evaluation/drilldown?indicator=reworks&unit_type=department&unit={dept}&period=2025-09"
+    ).json()
+    assert body["cases"] == [september["C"].number] and len(body["numerator"]) == 2
+    body = leader.get("/api/evaluation/indicators?unit_type=department&period=2025-09").json()
+    cg = next(u for u in body["units"] if u["name"] == "城市管理执法科室")
+    assert cg["indicators"]["close_rate"] == {
+        "name": "结案率",
+        "value": "80.00",
+        "numerator": 4,
+        "denominator": 5,
+        "drilldown": cg["indicators"]["close_rate"]["drilldown"],
+    }
+    assert (
+        clerk.get("/api/evaluation/indicators?unit_type=department&period=2025-09").status_code
+        == 403
+    )
+    assert leader.get("/api/evaluation/indicators?unit_type=x&period=2025-09").status_code == 422
+    assert leader.get("/api/evaluation/indicators?unit_type=area&period=2025-13").status_code == 422
