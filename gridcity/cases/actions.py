@@ -373,6 +373,7 @@ def _report_in_transaction(
                 department=case.suggested_department,
                 note="按责任规则自动派遣",
             )
+    _emit_after_commit("case.created", case)
     return IntakeResult(case, report, created=True)
 
 
@@ -723,7 +724,23 @@ def _apply(
     _save_photos(case, event, list(photos), kind, user, now)
     if t.action == "report_back" and pending_ids:
         Attachment.objects.filter(pk__in=pending_ids).update(event=event)
+    hook = {"dispatch": "case.dispatched", "close": "case.closed"}.get(t.action)
+    if hook:
+        _emit_after_commit(hook, case)
     return event
+
+
+def _emit_after_commit(event_type: str, case: Case, *, supervision_order=None) -> None:
+    """Tell subscribed city systems (webhooks) once the change is committed, never before."""
+
+    def send() -> None:
+        from gridcity.cases.presenters import order_out
+        from gridcity.open311.webhooks import emit
+
+        data = {"supervision_order": order_out(supervision_order)} if supervision_order else None
+        emit(event_type, case, data=data)
+
+    transaction.on_commit(send)
 
 
 def _start_step(case: Case, now: datetime, calendar: WorkCalendar) -> None:
@@ -926,6 +943,7 @@ def _create_order(
         data={"order": order.number, "kind": kind, "level": level},
         **_actor_fields(user),
     )
+    _emit_after_commit("supervision.created", case, supervision_order=order)
     return order
 
 
@@ -1019,6 +1037,7 @@ def sweep_deadlines(now: datetime | None = None) -> SweepResult:
                 data={"deadline": deadline.isoformat()},
                 **_actor_fields(system),
             )
+            _emit_after_commit("case.overdue", case)
         result.marked += 1
     ladder = sorted(settings.GRIDCITY_ESCALATION_LADDER)
     candidates = Case.objects.filter(

@@ -199,3 +199,11 @@ def test_the_original_photo_is_for_staff_only_and_the_public_copy_for_all(api, c
     assert b"".join(staff.streaming_content) == jpeg
     outsider = do_create_token(city.people["enforcement"])
     assert client.get(att.file.url, HTTP_AUTHORIZATION=f"Bearer {outsider}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_refused_everywhere(api, client):
+    assert client.get("/api/categories?kind=mat\x00ter").status_code == 400
+    r = api("post", "/api/cases", report_body(description="垃圾\u0000桶"))
+    assert r.status_code == 400 and r.json()["field"] == "body"
+    assert_nothing_stored()

@@ -1,0 +1,193 @@
+"""What GridCity's categories, cases and events look like in GeoReport v2: plain dicts that
+`render` writes as XML or JSON.
+
+service_code scheme: `<kind>-<code>`, e.g. `matter-06042` or `component-01002`. The kind is
+part of the key because components (部件) and matters (事件) share five-digit codes; a hyphen
+instead of the API's colon keeps the code safe in a URL path on every client."""
+
+from django.core.files.storage import default_storage
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from gridcity.cases.models import TERMINAL, Attachment, AttachmentKind, Case, CaseEvent, Status
+from gridcity.cases.presenters import ACTION_LABELS
+from gridcity.taxonomy.actions import resolve_category
+from gridcity.taxonomy.models import Category, CategoryKind
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CONDITION_ATTRIBUTE = "condition"
+COMPONENT_ATTRIBUTE = "component"
+# Not part of a service definition: a client's own retry key, like the Idempotency-Key header.
+IDEMPOTENCY_ATTRIBUTE = "idempotency_key"
+
+
+def w3c(dt) -> str | None:
+    return timezone.localtime(dt).isoformat(timespec="seconds") if dt else None
+
+
+def service_code(category: Category) -> str:
+    return f"{category.kind}-{category.code}"
+
+
+def category_for(code: str) -> Category | None:
+    """`matter-06042` (the published scheme); also the JSON API's `matter:06042` or a bare code."""
+    code = (code or "").strip()
+    kind, sep, rest = code.partition("-")
+    if sep and kind in CategoryKind.values:
+        return Category.objects.filter(kind=kind, code=rest, is_active=True).first()
+    if len(code) > 40:
+        return None
+    return resolve_category(code)
+
+
+def active_categories() -> QuerySet:
+    return Category.objects.filter(is_active=True).annotate(n_conditions=Count("conditions"))
+
+
+def has_metadata(category: Category, n_conditions: int) -> bool:
+    return n_conditions > 0 or category.kind == CategoryKind.COMPONENT
+
+
+def service_out(category: Category) -> dict:
+    n = getattr(category, "n_conditions", None)
+    if n is None:
+        n = category.conditions.count()
+    return {
+        "service_code": service_code(category),
+        "service_name": category.name,
+        "description": category.service_notice or f"{category.major_name} / {category.name}",
+        "metadata": has_metadata(category, n),
+        "type": "realtime",
+        "keywords": category.keywords,
+        "group": category.major_name,
+    }
+
+
+def definition_out(category: Category) -> dict:
+    attributes = []
+    conditions = list(category.conditions.all())
+    if conditions:
+        attributes.append(
+            {
+                "variable": True,
+                "code": CONDITION_ATTRIBUTE,
+                "datatype": "singlevaluelist",
+                "required": False,
+                "datatype_description": "选择最符合现场情况的立案条件",
+                "order": 1,
+                "description": "立案条件（决定处置时限）",
+                "values": [
+                    {"key": str(fc.pk), "name": f"{fc.text}（{fc.time_limit_text}）"}
+                    for fc in conditions
+                ],
+            }
+        )
+    if category.kind == CategoryKind.COMPONENT:
+        attributes.append(
+            {
+                "variable": True,
+                "code": COMPONENT_ATTRIBUTE,
+                "datatype": "string",
+                "required": False,
+                "datatype_description": "部件标识码（如井盖、路灯上的编码）",
+                "order": len(attributes) + 1,
+                "description": "部件编码",
+            }
+        )
+    return {"service_code": service_code(category), "attributes": attributes}
+
+
+def is_closed(status: str) -> bool:
+    return status in TERMINAL
+
+
+def status_filter(statuses: set[str]) -> Q:
+    if statuses == {"open"}:
+        return ~Q(status__in=TERMINAL)
+    if statuses == {"closed"}:
+        return Q(status__in=TERMINAL)
+    return Q()
+
+
+def with_request_fields(qs: QuerySet) -> QuerySet:
+    """One query for a page of requests: the last note and change and the first photo come
+    from subqueries instead of one query per case."""
+    events = CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-at", "-pk")
+    photo = Attachment.objects.filter(case=OuterRef("pk"), kind=AttachmentKind.REPORT).order_by(
+        "pk"
+    )
+    return qs.select_related("category", "department", "cell").annotate(
+        last_note=Subquery(events.exclude(note="").values("note")[:1]),
+        last_event_at=Subquery(events.values("at")[:1]),
+        first_photo=Subquery(photo.values("public_file")[:1]),
+    )
+
+
+def request_out(case: Case, *, absolute, extensions: bool = False) -> dict:
+    """`absolute(path)` makes a media path into a full URL for this server."""
+    closed = is_closed(case.status)
+    notes = getattr(case, "last_note", None) or Status(case.status).label
+    if case.status == Status.MERGED and case.merged_into_id:
+        notes = f"{notes}（已合并）"
+    photo = getattr(case, "first_photo", None)
+    body = {
+        "service_request_id": case.number,
+        "status": "closed" if closed else "open",
+        "status_notes": notes,
+        "service_name": case.category.name,
+        "service_code": service_code(case.category),
+        "description": case.description,
+        "agency_responsible": case.department.name if case.department_id else None,
+        "service_notice": case.category.service_notice or None,
+        "requested_datetime": w3c(case.reported_at),
+        "updated_datetime": w3c(
+            case.closed_at if closed and case.closed_at else getattr(case, "last_event_at", None)
+        )
+        or w3c(case.reported_at),
+        "expected_datetime": w3c(case.handle_deadline),
+        "address": case.address or None,
+        "address_id": case.cell.code if case.cell_id else None,
+        "zipcode": None,
+        "lat": case.lat,
+        "long": case.lon,
+        "media_url": absolute(default_storage.url(photo)) if photo else None,
+    }
+    if extensions:
+        body["extended_attributes"] = {
+            "workflow_status": case.status,
+            "workflow_status_label": str(Status(case.status).label),
+            "channel": case.channel,
+            "step": case.step or None,
+            "step_deadline": w3c(case.step_deadline),
+            "is_urgent": case.is_urgent,
+            "supervision_level": case.supervision_level,
+            "area_path": case.area_path or None,
+        }
+        body["notes"] = [note_out(e) for e in case.events.all()]
+    return body
+
+
+def note_out(e: CaseEvent) -> dict:
+    return {
+        "datetime": w3c(e.at),
+        "summary": str(ACTION_LABELS.get(e.action, e.action)),
+        "description": e.note or None,
+        "type": e.action,
+        "status": e.to_status or None,
+    }
+
+
+def update_out(e: CaseEvent) -> dict:
+    status = e.to_status or e.case.status
+    return {
+        "update_id": str(e.pk),
+        "service_request_id": e.case.number,
+        "status": "closed" if is_closed(status) else "open",
+        "updated_datetime": w3c(e.at),
+        "description": e.note or str(ACTION_LABELS.get(e.action, e.action)),
+        "extended_attributes": {
+            "action": e.action,
+            "workflow_status": status,
+            "agency_responsible": e.department.name if e.department_id else None,
+        },
+    }

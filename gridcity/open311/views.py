@@ -1,0 +1,487 @@
+"""GeoReport v2 under /open311/v2/. Thin: parse the parameters, call the intake action or a
+query, shape the answer with `services`, write it with `render`.
+
+Every bad input is a 4xx in the GeoReport error shape, never a 500. An empty optional
+parameter is treated as absent, as several city clients send `?service_code=&status=`."""
+
+import math
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from gridcity.cases.actions import ReportInput, do_report_case
+from gridcity.cases.errors import CaseError, InvalidInput
+from gridcity.cases.models import Case, CaseEvent, Channel
+from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.coords import validate_lonlat
+from gridcity.open311 import services as s
+from gridcity.open311.keys import authenticate_key
+from gridcity.open311.render import error, respond
+from gridcity.taxonomy.models import FilingCondition
+
+MAX_WINDOW = timedelta(days=90)
+MAX_PAGE_SIZE = 1000
+MAX_DESCRIPTION = 4000
+DEFAULT_RATE_LIMITS = {
+    # (requests, seconds) in a fixed window.
+    "read_per_ip": (600, 60),
+    "write_per_ip": (30, 60),
+    "write_per_key": (300, 60),
+}
+
+
+class BadRequest(Exception):
+    def __init__(self, description: str, status: int = 400, headers: dict | None = None):
+        super().__init__(description)
+        self.description = description
+        self.status = status
+        self.headers = headers or {}
+
+
+def _param(request: HttpRequest, name: str) -> str | None:
+    """A parameter from the form body or the query string; empty means absent."""
+    raw = request.POST.get(name) if request.method == "POST" else None
+    if raw is None or not raw.strip():
+        raw = request.GET.get(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if "\x00" in raw:
+        raise BadRequest(f"{name}: contains a NUL character")
+    return raw or None
+
+
+def _all_params(request: HttpRequest):
+    for source in (request.GET, request.POST) if request.method == "POST" else (request.GET,):
+        for key in source:
+            yield key, source.getlist(key)
+
+
+def _rate_limit(bucket: str, ident: str) -> None:
+    limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "GRIDCITY_OPEN311_RATE_LIMITS", {})}
+    limit = limits.get(bucket)
+    if not limit or not limit[0]:
+        return
+    count, seconds = limit
+    window = int(time.time() // seconds)
+    key = f"open311:rl:{bucket}:{ident}:{window}"
+    cache.add(key, 0, seconds + 1)
+    try:
+        n = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, seconds + 1)
+        n = 1
+    if n > count:
+        retry = int(seconds - time.time() % seconds) + 1
+        raise BadRequest(
+            f"rate limit exceeded: {count} requests per {seconds} s", 429, {"Retry-After": retry}
+        )
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # Behind a reverse proxy set REMOTE_ADDR from the proxy's header in the proxy itself.
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _jurisdiction(request: HttpRequest) -> Area | None:
+    code = _param(request, "jurisdiction_id")
+    if code is None:
+        return None
+    area = Area.objects.filter(code=code[:32], is_active=True).first()
+    if area is None or not (area.level == AreaLevel.DISTRICT or area.parent_id is None):
+        raise BadRequest(f"jurisdiction_id {code[:50]} not found", 404)
+    return area
+
+
+def _endpoint(view):
+    """Common frame: rate limit by client address, turn BadRequest into a GeoReport error."""
+
+    def wrapped(request: HttpRequest, fmt: str, **kwargs) -> HttpResponse:
+        try:
+            bucket = "write_per_ip" if request.method == "POST" else "read_per_ip"
+            _rate_limit(bucket, _client_ip(request))
+            return view(request, fmt, **kwargs)
+        except BadRequest as exc:
+            return error(fmt, exc.status, exc.description, exc.headers)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _absolute(request: HttpRequest):
+    return request.build_absolute_uri
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery and services
+
+
+@require_GET
+@_endpoint
+def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
+    base = request.build_absolute_uri("/open311/v2/")
+    body = {
+        "changeset": w3c_now_day(),
+        "contact": getattr(settings, "GRIDCITY_OPEN311_CONTACT", ""),
+        "key_service": getattr(settings, "GRIDCITY_OPEN311_KEY_SERVICE", "")
+        or "api_key：由系统管理员用 `gridcity open311-key create 名称` 签发",
+        "endpoints": [
+            {
+                "specification": s.SPECIFICATION,
+                "url": base.rstrip("/"),
+                "changeset": w3c_now_day(),
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return respond(fmt, "discovery", None, body)
+
+
+def w3c_now_day() -> str:
+    now = timezone.localtime()
+    return s.w3c(now.replace(hour=0, minute=0, second=0, microsecond=0))
+
+
+@require_GET
+@_endpoint
+def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
+    _jurisdiction(request)
+    rows = [s.service_out(c) for c in s.active_categories()]
+    return respond(fmt, "services", "service", rows)
+
+
+@require_GET
+@_endpoint
+def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpResponse:
+    _jurisdiction(request)
+    category = s.category_for(code)
+    if category is None:
+        raise BadRequest(f"service_code {code[:50]} not found", 404)
+    return respond(fmt, "service_definition", None, s.definition_out(category))
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@_endpoint
+def requests_view(request: HttpRequest, fmt: str) -> HttpResponse:
+    if request.method == "POST":
+        return _post_request(request, fmt)
+    return _list_requests(request, fmt)
+
+
+def _parse_w3c(name: str, raw: str) -> datetime:
+    text = raw.strip()
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: not a W3C datetime, e.g. 2024-05-01T08:00:00+08:00") from exc
+    if not 1900 <= dt.year <= 9000:
+        raise BadRequest(f"{name}: year out of range (1900–9000)")
+    if timezone.is_naive(dt):
+        dt = timezone.make_aware(dt, timezone.get_current_timezone())
+    return dt
+
+
+def _window(request: HttpRequest, *, default_days: int = 90) -> tuple[datetime, datetime]:
+    start_raw, end_raw = _param(request, "start_date"), _param(request, "end_date")
+    try:
+        start = _parse_w3c("start_date", start_raw) if start_raw else None
+        end = _parse_w3c("end_date", end_raw) if end_raw else None
+        if start and end:
+            if end < start:
+                raise BadRequest("end_date is before start_date")
+            if end - start > MAX_WINDOW:
+                raise BadRequest("start_date and end_date may not span more than 90 days")
+        elif start:
+            end = min(start + MAX_WINDOW, timezone.now())
+            end = max(end, start)
+        elif end:
+            start = end - MAX_WINDOW
+        else:
+            end = timezone.now()
+            start = end - timedelta(days=default_days)
+    except OverflowError as exc:
+        raise BadRequest("start_date or end_date out of range") from exc
+    return start, end
+
+
+def _page(request: HttpRequest) -> tuple[int, int]:
+    try:
+        page = int(_param(request, "page") or 1)
+        size = int(_param(request, "page_size") or MAX_PAGE_SIZE)
+    except ValueError as exc:
+        raise BadRequest("page and page_size must be whole numbers") from exc
+    if page < 1 or page > 1_000_000:
+        raise BadRequest("page must be 1 or more")
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    return page, size
+
+
+def _flag(request: HttpRequest, name: str) -> bool:
+    value = (_param(request, name) or "").lower()
+    if value in ("", "false", "0", "no"):
+        return False
+    if value in ("true", "1", "yes"):
+        return True
+    raise BadRequest(f"{name} must be true or false")
+
+
+def _list_requests(request: HttpRequest, fmt: str) -> HttpResponse:
+    area = _jurisdiction(request)
+    extensions = _flag(request, "extensions")
+    page, size = _page(request)
+    qs = Case.objects.all()
+    if area is not None:
+        qs = qs.filter(area_path__startswith=area.path)
+    ids = _param(request, "service_request_id")
+    if ids:
+        # A list of ids overrides every other filter (and the default window).
+        numbers = [i.strip() for i in ids.split(",") if i.strip()]
+        if len(numbers) > MAX_PAGE_SIZE:
+            raise BadRequest(f"at most {MAX_PAGE_SIZE} service_request_id at once")
+        qs = qs.filter(number__in=[n[:20] for n in numbers])
+    else:
+        codes = _param(request, "service_code")
+        if codes:
+            cats = []
+            for code in (c.strip() for c in codes.split(",")):
+                if not code:
+                    continue
+                cat = s.category_for(code)
+                if cat is None:
+                    raise BadRequest(f"service_code {code[:50]} not found")
+                cats.append(cat.pk)
+            qs = qs.filter(category_id__in=cats)
+        statuses = _param(request, "status")
+        if statuses:
+            wanted = {x.strip().lower() for x in statuses.split(",") if x.strip()}
+            if not wanted <= {"open", "closed"}:
+                raise BadRequest("status must be open, closed or both (comma separated)")
+            qs = qs.filter(s.status_filter(wanted))
+        start, end = _window(request)
+        qs = qs.filter(reported_at__gte=start, reported_at__lte=end)
+    qs = s.with_request_fields(qs).order_by("-reported_at", "-pk")
+    if extensions:
+        qs = qs.prefetch_related("events")
+    rows = qs[(page - 1) * size : page * size]
+    absolute = _absolute(request)
+    body = [s.request_out(c, absolute=absolute, extensions=extensions) for c in rows]
+    return respond(fmt, "service_requests", "request", body)
+
+
+@require_GET
+@_endpoint
+def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpResponse:
+    area = _jurisdiction(request)
+    extensions = _flag(request, "extensions")
+    qs = Case.objects.filter(number=request_id[:20])
+    if area is not None:
+        qs = qs.filter(area_path__startswith=area.path)
+    qs = s.with_request_fields(qs)
+    if extensions:
+        qs = qs.prefetch_related("events")
+    case = qs.first()
+    if case is None:
+        raise BadRequest(f"service_request_id {request_id[:50]} not found", 404)
+    body = [s.request_out(case, absolute=_absolute(request), extensions=extensions)]
+    return respond(fmt, "service_requests", "request", body)
+
+
+@require_GET
+@_endpoint
+def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
+    # POST answers with the service_request_id at once, so no token is ever issued.
+    raise BadRequest(f"token {token[:50]} not found: requests are answered with their id", 404)
+
+
+@require_GET
+@_endpoint
+def request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Extension for synchronising: every recorded change (CaseEvent) in the window, oldest
+    first, so a client can page through and keep the last `updated_datetime` as its mark."""
+    area = _jurisdiction(request)
+    page, size = _page(request)
+    start, end = _window(request, default_days=1)
+    qs = CaseEvent.objects.filter(at__gte=start, at__lte=end).select_related("case", "department")
+    if area is not None:
+        qs = qs.filter(case__area_path__startswith=area.path)
+    rows = qs.order_by("at", "pk")[(page - 1) * size : page * size]
+    return respond(
+        fmt, "service_request_updates", "request_update", [s.update_out(e) for e in rows]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# POST requests
+
+
+def _float(name: str, raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: not a number") from exc
+    if not math.isfinite(value):
+        raise BadRequest(f"{name}: not a finite number")
+    return value
+
+
+def _attributes(request: HttpRequest) -> dict[str, str | list[str]]:
+    """`attribute[code]=v` and `attribute[code][]=v1&attribute[code][]=v2`."""
+    out: dict[str, str | list[str]] = {}
+    for key, values in _all_params(request):
+        if not key.startswith("attribute[") or not key.endswith("]"):
+            continue
+        inner = key[len("attribute[") : -1]
+        multi = inner.endswith("][")
+        code = inner[:-2] if multi else inner
+        if not code or "[" in code or "]" in code or len(code) > 50:
+            raise BadRequest(f"{key[:60]}: not a valid attribute name")
+        values = [v.strip() for v in values if v.strip()]
+        if any("\x00" in v for v in values):
+            raise BadRequest(f"{key[:60]}: contains a NUL character")
+        if not values:
+            continue
+        if multi:
+            out[code] = list(dict.fromkeys([*out.get(code, []), *values]))  # type: ignore[misc]
+        elif code not in out:
+            out[code] = values[0]
+    return out
+
+
+def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
+    key = authenticate_key(_param(request, "api_key") or request.headers.get("X-Api-Key", ""))
+    if key is None:
+        raise BadRequest("api_key missing or invalid", 403)
+    _rate_limit("write_per_key", str(key.pk))
+    _jurisdiction(request)
+    code = _param(request, "service_code")
+    if code is None:
+        raise BadRequest("service_code is required")
+    category = s.category_for(code)
+    if category is None:
+        raise BadRequest(f"service_code {code[:50]} not found", 404)
+
+    lat, lon = _float("lat", _param(request, "lat")), _float("long", _param(request, "long"))
+    address = _param(request, "address_string") or ""
+    address_id = _param(request, "address_id")
+    if (lat is None) != (lon is None):
+        raise BadRequest("lat and long must be given together")
+    if lat is not None:
+        try:
+            validate_lonlat(lon, lat)
+        except ValueError as exc:
+            raise BadRequest(f"lat/long: {exc}") from exc
+    elif address_id:
+        # Our address_id is a grid cell code (as in GET answers): its centre is the location.
+        cell = Area.objects.filter(code=address_id[:32], is_active=True).first()
+        if cell is None or cell.centroid_lon is None:
+            raise BadRequest(f"address_id {address_id[:50]} not found")
+        lon, lat = cell.centroid_lon, cell.centroid_lat
+    elif not address:
+        raise BadRequest("a location is required: lat and long, address_string or address_id")
+    if len(address) > 300:
+        raise BadRequest("address_string may not be longer than 300 characters")
+
+    description = _param(request, "description") or ""
+    if len(description) > MAX_DESCRIPTION:
+        raise BadRequest(f"description may not be longer than {MAX_DESCRIPTION} characters")
+    email = _param(request, "email") or ""
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise BadRequest("email is not a valid e-mail address") from exc
+    phone = _param(request, "phone") or ""
+    if len(phone) > 32:
+        raise BadRequest("phone may not be longer than 32 characters")
+    media_url = _param(request, "media_url") or ""
+    if media_url:
+        try:
+            URLValidator(schemes=["http", "https"])(media_url)
+        except ValidationError as exc:
+            raise BadRequest("media_url is not an http(s) URL") from exc
+        if len(media_url) > 500:
+            raise BadRequest("media_url may not be longer than 500 characters")
+    name = " ".join(x for x in (_param(request, "first_name"), _param(request, "last_name")) if x)
+
+    attrs = _attributes(request)
+    condition = None
+    raw_condition = attrs.pop(s.CONDITION_ATTRIBUTE, None)
+    if raw_condition is not None:
+        if not isinstance(raw_condition, str) or not raw_condition.isdigit():
+            raise BadRequest("attribute[condition] must be one key of the service definition")
+        condition = FilingCondition.objects.filter(pk=int(raw_condition), category=category).first()
+        if condition is None:
+            raise BadRequest("attribute[condition] is not a value of this service")
+    component = attrs.pop(s.COMPONENT_ATTRIBUTE, "")
+    if not isinstance(component, str) or len(component) > 17:
+        raise BadRequest("attribute[component] must be one component code")
+    idem = request.headers.get("Idempotency-Key") or attrs.pop(s.IDEMPOTENCY_ATTRIBUTE, None)
+    if idem is not None:
+        if not isinstance(idem, str) or not 1 <= len(idem.strip()) <= 80:
+            raise BadRequest("the idempotency key must have 1 to 80 characters")
+        # Keys are per partner: two partners' "1" are different submissions.
+        idem = f"open311:{key.pk}:{idem.strip()}"
+
+    extra = {
+        "open311": {
+            k: v
+            for k, v in {
+                "api_key": key.name,
+                "device_id": _param(request, "device_id"),
+                "account_id": _param(request, "account_id"),
+                "media_url": media_url or None,
+                "address_id": address_id,
+                "attributes": attrs or None,
+            }.items()
+            if v
+        }
+    }
+    inp = ReportInput(
+        category=category,
+        channel=Channel.OPEN311,
+        lon=lon,
+        lat=lat,
+        address=address,
+        description=description,
+        reporter_name=name[:50],
+        reporter_phone=phone,
+        reporter_email=email,
+        filing_condition=condition,
+        component_code=component,
+        external_id=(_param(request, "device_id") or "")[:100],
+        extra=extra,
+    )
+    try:
+        result = do_report_case(inp, acting_user=None, idempotency_key=idem)
+    except InvalidInput as exc:
+        raise BadRequest(f"{exc.field or 'request'}: {exc.message}") from exc
+    except CaseError as exc:
+        raise BadRequest(exc.message, exc.status_code) from exc
+    body = [
+        {
+            "service_request_id": result.case.number,
+            "service_notice": category.service_notice or None,
+            "account_id": _param(request, "account_id"),
+        }
+    ]
+    return respond(fmt, "service_requests", "request", body)
