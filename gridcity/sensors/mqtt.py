@@ -1,0 +1,229 @@
+"""The MQTT subscriber: `gridcity/devices/{id}/readings` → do_ingest_readings.
+
+Delivery guarantee. The subscription is QoS 1 on a persistent session (MQTT 5, a fixed client
+id, clean_start False, a long session expiry), and paho runs with `manual_ack=True`: a message
+is acknowledged (PUBACK) only after the transaction that stored its readings has committed.
+If the process or the broker dies before that, the broker still holds the message in the
+session and delivers it again on reconnect; the unique index (device, metric, time) drops the
+second copy. So every reading the broker acknowledged to its publisher is stored at least
+once and kept exactly once — provided the broker itself kept it: Mosquitto writes its
+persistence file on a clean shutdown (SIGTERM) and every `autosave_interval`; a `kill -9`
+of the broker loses what it received since the last save.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from django.db import close_old_connections
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gridcity.cases.errors import CaseError
+from gridcity.sensors.actions import do_ingest_readings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "gridcity"
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+def topic_filter(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/devices/+/readings"
+
+
+def device_of_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> str | None:
+    parts = topic.split("/")
+    base = prefix.split("/")
+    if len(parts) != len(base) + 3 or parts[: len(base)] != base:
+        return None
+    if parts[-3] != "devices" or parts[-1] != "readings" or not parts[-2]:
+        return None
+    return parts[-2]
+
+
+def items_of_message(topic: str, payload: bytes, prefix: str = DEFAULT_PREFIX) -> list:
+    """The readings of one message, with the device taken from the topic. A payload that is
+    not JSON becomes one item that validation rejects with a reason."""
+    code = device_of_topic(topic, prefix)
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return [{"device": code or "", "time": None, "value": None, "_bad": "消息不是有效的 JSON"}]
+    items = body if isinstance(body, list) else [body]
+    out = []
+    for it in items:
+        if isinstance(it, dict):
+            if it.get("device") not in (None, code):
+                it = {**it, "device": f"{it.get('device')}（主题为 {code}）"}
+            else:
+                it = {**it, "device": code}
+        out.append(it)
+    return out
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    readings: int = 0
+    stored: int = 0
+    rejected: int = 0
+    warnings_opened: int = 0
+    cases_filed: int = 0
+    batches: int = 0
+    errors: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+class Ingestor:
+    """Runs paho's network loop in its own thread; the caller's thread takes messages off a
+    queue in batches, stores them in one transaction, then acknowledges them."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        client_id: str = "gridcity-ingest",
+        prefix: str = DEFAULT_PREFIX,
+        batch_size: int = 2000,
+        flush_s: float = 0.2,
+        session_expiry_s: int = SESSION_EXPIRY_S,
+        file_cases: bool = True,
+    ) -> None:
+        self.host, self.port, self.prefix = host, port, prefix
+        self.batch_size, self.flush_s = batch_size, flush_s
+        self.file_cases = file_cases
+        self.session_expiry_s = session_expiry_s
+        self.stats = IngestStats()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._queue: queue.Queue = queue.Queue()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+
+    # paho callbacks (network thread) ---------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT 连接失败：%s", reason_code)
+            return
+        self.connected.set()
+        if not flags.session_present:
+            client.subscribe(topic_filter(self.prefix), qos=1)
+        else:
+            self.subscribed.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self._queue.put((msg.mid, msg.qos, msg.topic, msg.payload))
+
+    # -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.session_expiry_s
+        self.client.connect_async(
+            self.host, self.port, keepalive=30, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def drain_once(self, timeout: float | None = None) -> int:
+        """Take up to batch_size messages (waiting at most flush_s after the first), store
+        them, acknowledge them. Returns how many messages were handled."""
+        try:
+            first = self._queue.get(timeout=self.flush_s if timeout is None else timeout)
+        except queue.Empty:
+            return 0
+        batch = [first]
+        n_items = 0
+        deadline = time.monotonic() + self.flush_s
+        while n_items < self.batch_size:
+            left = deadline - time.monotonic()
+            try:
+                batch.append(
+                    self._queue.get(timeout=max(left, 0)) if left > 0 else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            n_items += 1
+        self._handle(batch)
+        return len(batch)
+
+    def _handle(self, batch: list) -> None:
+        items = []
+        for _, _, topic, payload in batch:
+            items.extend(items_of_message(topic, payload, self.prefix))
+        close_old_connections()
+        try:
+            result = do_ingest_readings(items, file_cases=self.file_cases)
+        except CaseError as exc:
+            # A batch the action refuses as a whole (too big) will be refused again: ack it
+            # so it does not loop forever, and say so.
+            log.error("MQTT 批次被拒收：%s", exc.message)
+            self.stats.errors += 1
+            self.stats.reasons.append(exc.message)
+        except Exception:
+            # Database down or similar: do not ack; the broker redelivers after reconnect.
+            log.exception("MQTT 批次入库失败，不确认，等待重投")
+            self.stats.errors += 1
+            self._requeue_by_reconnect()
+            return
+        else:
+            s = self.stats
+            s.messages += len(batch)
+            s.readings += len(items)
+            s.stored += result.stored
+            s.rejected += len(result.rejected)
+            s.warnings_opened += result.warnings_opened
+            s.cases_filed += result.cases_filed
+            s.batches += 1
+            s.reasons.extend(r.reason for r in result.rejected[:5])
+            del s.reasons[:-50]
+        for mid, qos, _, _ in batch:
+            if qos > 0:
+                self.client.ack(mid, qos)
+
+    def _requeue_by_reconnect(self) -> None:
+        # Unacknowledged QoS 1 messages come back when the session resumes.
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        time.sleep(1)
+        self.client.reconnect()
+
+    def run(self, *, seconds: float | None = None, stop: threading.Event | None = None) -> None:
+        self.start()
+        end = None if seconds is None else time.monotonic() + seconds
+        try:
+            while (end is None or time.monotonic() < end) and not (stop and stop.is_set()):
+                self.drain_once()
+        finally:
+            # Whatever is still queued was not acknowledged: the broker keeps it.
+            self.stop()
