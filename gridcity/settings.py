@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "gridcity.open311",
     "gridcity.sensors",
     "gridcity.evaluation",
+    "gridcity.campaigns",
+    "gridcity.people",
     "gridcity.web",
 ]
 

@@ -15,6 +15,8 @@ urlpatterns = [
     path("open311/", include("gridcity.open311.urls")),
     path("sensors/", include("gridcity.sensors.urls")),
     path("evaluation/", include("gridcity.evaluation.urls")),
+    path("campaigns/", include("gridcity.campaigns.urls")),
+    path("people/", include("gridcity.people.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
