@@ -4,6 +4,7 @@ name the field, in Chinese."""
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from gridcity.accounts.actions import authenticate_token
@@ -32,6 +33,13 @@ class HeaderToken(APIKeyHeader):
 
 AUTH = [BearerToken(), HeaderToken(), SessionAuth()]
 
+
+class UTF8JSONRenderer(JSONRenderer):
+    """Chinese text as UTF-8, not as \\u escapes: readable in curl, logs and tests."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="GridCity API",
     version="1",
@@ -41,6 +49,7 @@ api = NinjaAPI(
         '错误统一为 JSON：`{"error": 说明, "field": 字段, ...}`。'
     ),
     auth=AUTH,
+    renderer=UTF8JSONRenderer(),
     docs_url="/docs",
     urls_namespace="api",
 )
