@@ -1,3 +1,93 @@
-from ninja import Router
+"""Patrol endpoints for the grid manager's phone: start (idempotent by the phone's key), send
+fixes in batches (idempotent by sequence number), end."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from gridcity.people.actions import (
+    MAX_POINTS_PER_BATCH,
+    PointIn,
+    do_end_patrol,
+    do_record_points,
+    do_start_patrol,
+)
+from gridcity.people.models import Patrol
 
 router = Router(tags=["队伍与包联"])
+
+
+class StartIn(Schema):
+    key: str = Field(..., min_length=1, max_length=64, description="手机生成的巡查标识（UUID）")
+    started_at: datetime | None = None
+
+
+class PointSchema(Schema):
+    seq: int = Field(..., ge=0, description="本次巡查内的序号，从 0 起，重发时不变")
+    t: datetime
+    lon: float
+    lat: float
+    accuracy: float | None = None
+
+
+class PointsIn(Schema):
+    points: list[PointSchema] = Field(..., max_length=MAX_POINTS_PER_BATCH)
+
+
+class EndIn(Schema):
+    ended_at: datetime | None = None
+
+
+def patrol_json(p: Patrol) -> dict:
+    return {
+        "key": p.key,
+        "status": p.status,
+        "beat": p.beat.code if p.beat_id else None,
+        "started_at": p.started_at.isoformat(),
+        "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+        "distance_m": p.distance_m,
+        "duty_seconds": p.duty_seconds,
+        "beat_cells": p.beat_cells,
+        "cells_visited": p.cells_visited,
+        "coverage": round(p.coverage, 4),
+        "points_total": p.points_total,
+        "points_flagged": p.points_flagged,
+    }
+
+
+@router.post(
+    "/patrols",
+    response={200: dict, 201: dict},
+    summary="开始巡查",
+    description="同一 `key` 重发返回同一条巡查（200），首次创建 201。",
+)
+def start_patrol(request: HttpRequest, data: StartIn):
+    patrol, created = do_start_patrol(
+        key=data.key, started_at=data.started_at, acting_user=request.user
+    )
+    return Status(201 if created else 200, {**patrol_json(patrol), "created": created})
+
+
+@router.post(
+    "/patrols/{key}/points",
+    summary="上传一批轨迹点",
+    description=(
+        "每点带序号 `seq`；已收到的序号忽略（计入 duplicates）。速度超过 40 m/s 或时间倒序的点"
+        "标记为异常，不计入里程和覆盖率，巡查照常保存。"
+    ),
+)
+def post_points(request: HttpRequest, key: str, data: PointsIn):
+    points = [PointIn(p.seq, p.t, p.lon, p.lat, p.accuracy) for p in data.points]
+    result = do_record_points(key, points, acting_user=request.user)
+    return {
+        **patrol_json(result.patrol),
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+    }
+
+
+@router.post("/patrols/{key}/end", summary="结束巡查", description="重复结束返回同一结果。")
+def end_patrol(request: HttpRequest, key: str, data: EndIn):
+    patrol, _ = do_end_patrol(key, ended_at=data.ended_at, acting_user=request.user)
+    return patrol_json(patrol)

@@ -1,1 +1,21 @@
-urlpatterns: list = []
+from django.urls import path
+
+from gridcity.people import views
+
+app_name = "people"
+
+urlpatterns = [
+    path("patrol/", views.patrol_page, name="patrol"),
+    path("patrols/", views.patrol_board, name="patrol_board"),
+    path("attendance/", views.attendance, name="attendance"),
+    path("team/", views.team, name="team"),
+    path("team/<str:username>/", views.manager_page, name="manager"),
+    path("pairings/", views.pairing_board, name="pairings"),
+    path("pairings/<int:pk>/", views.pairing_detail, name="pairing"),
+    path("pairings/<int:pk>/visit/", views.visit_new, name="visit_new"),
+    path("annual/", views.annual_records, name="annual"),
+    path("communities/", views.communities, name="communities"),
+    path("surveys/<int:pk>/", views.survey_form, name="survey"),
+    path("surveys/<int:pk>/results/", views.survey_report, name="survey_results"),
+    path("public/", views.public_page, name="public"),
+]

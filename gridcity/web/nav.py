@@ -9,6 +9,7 @@ from gridcity.accounts.models import Role
 NAV = [
     ("web:field_home", _("我的任务"), {Role.INSPECTOR}),
     ("web:field_report", _("上报问题"), {Role.INSPECTOR}),
+    ("people:patrol", _("巡查"), {Role.INSPECTOR}),
     ("web:supervision_centre", _("监督中心"), {Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN}),
     ("web:command_centre", _("指挥中心"), {Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN}),
     (
