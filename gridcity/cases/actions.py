@@ -374,6 +374,7 @@ def _report_in_transaction(
                 note="按责任规则自动派遣",
             )
     _emit_after_commit("case.created", case)
+    _tag_campaigns_after_commit(case)
     return IntakeResult(case, report, created=True)
 
 
@@ -727,7 +728,21 @@ def _apply(
     hook = {"dispatch": "case.dispatched", "close": "case.closed"}.get(t.action)
     if hook:
         _emit_after_commit(hook, case)
+    if t.action == "locate":
+        _tag_campaigns_after_commit(case)  # a case placed by hand only now has an area
     return event
+
+
+def _tag_campaigns_after_commit(case: Case) -> None:
+    """Tag the case to the campaigns (专项整治) that cover it. robust=True: a tagging failure is
+    logged and never undoes or breaks an intake that has already committed."""
+
+    def tag() -> None:
+        from gridcity.campaigns.actions import tag_case
+
+        tag_case(case.pk)
+
+    transaction.on_commit(tag, robust=True)
 
 
 def _emit_after_commit(event_type: str, case: Case, *, supervision_order=None) -> None:
@@ -860,6 +875,7 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
             **_actor_fields(acting_user),
         )
         Attachment.objects.filter(event__data__report_id=report.pk, case=old_case).update(case=case)
+        _tag_campaigns_after_commit(case)
     return case
 
 

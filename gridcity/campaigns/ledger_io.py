@@ -1,0 +1,276 @@
+"""The ledger as a spreadsheet: bulk import (all or nothing, every error named by line and
+column) and export in the usual 整改台账 layout."""
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import transaction
+from django.utils import timezone
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+
+from gridcity.accounts.models import Department, User
+from gridcity.campaigns.models import Campaign, LedgerRow, LedgerSource
+from gridcity.cases.errors import InvalidInput
+
+EXPORT_COLUMNS = [
+    "序号",
+    "问题描述",
+    "位置",
+    "责任单位",
+    "整改措施",
+    "整改时限",
+    "整改状态",
+    "销号时间",
+    "备注",
+]
+# Import: the same layout (status and sign-off are the ledger's own business and ignored),
+# plus optional coordinates.
+REQUIRED = ("问题描述", "责任单位", "整改时限")
+KNOWN = set(EXPORT_COLUMNS) | {"经度", "纬度"}
+MAX_ROWS = 5000
+
+
+@dataclass
+class ImportError_:
+    line: int
+    column: str  # the spreadsheet letter
+    header: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"第{self.line}行第{self.column}列" + (f"（{self.header}）" if self.header else "")
+        return f"{where}：{self.message}"
+
+
+def _parse_date(value) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip().replace("/", "-").replace(".", "-")
+    for sep_fmt in ("%Y-%m-%d", "%Y年%m月%d日"):
+        try:
+            return datetime.strptime(text, sep_fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _find_header(ws) -> int:
+    """The first row that names 问题描述 is the header (a title row may come first)."""
+    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=5, values_only=True), start=1):
+        if any(str(v).strip() == "问题描述" for v in row if v is not None):
+            return r
+    return 1
+
+
+def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
+    """Read rows without touching the database except to resolve unit names."""
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a file that is not a workbook
+        return [], [ImportError_(1, "A", "", "文件不是有效的 XLSX 工作簿")]
+    ws = wb.worksheets[0]
+    header_line = _find_header(ws)
+    header_cells = next(
+        ws.iter_rows(min_row=header_line, max_row=header_line, values_only=True), ()
+    )
+    errors: list[ImportError_] = []
+    columns: dict[str, int] = {}
+    for i, v in enumerate(header_cells):
+        name = "" if v is None else str(v).strip()
+        if not name:
+            continue
+        letter = get_column_letter(i + 1)
+        if name not in KNOWN:
+            errors.append(
+                ImportError_(
+                    header_line,
+                    letter,
+                    name,
+                    f"未知的列“{name}”，应为：{'、'.join(EXPORT_COLUMNS)}",
+                )
+            )
+        elif name in columns:
+            errors.append(ImportError_(header_line, letter, name, "列名重复"))
+        else:
+            columns[name] = i
+    for name in REQUIRED:
+        if name not in columns:
+            errors.append(ImportError_(header_line, "-", name, f"缺少必填列“{name}”"))
+    if errors:
+        return [], errors
+    units = {}
+    for d in Department.objects.filter(is_active=True):
+        units[d.name] = d
+        units[d.code] = d
+    rows = []
+    for line, values in enumerate(
+        ws.iter_rows(min_row=header_line + 1, values_only=True), start=header_line + 1
+    ):
+        if all(v is None or str(v).strip() == "" for v in values):
+            continue
+        if len(rows) >= MAX_ROWS:
+            errors.append(ImportError_(line, "A", "", f"一次最多导入 {MAX_ROWS} 行"))
+            break
+
+        def cell(name, values=values):
+            i = columns.get(name)
+            return values[i] if i is not None and i < len(values) else None
+
+        def err(name, message, line=line):
+            errors.append(ImportError_(line, get_column_letter(columns[name] + 1), name, message))
+
+        description = str(cell("问题描述") or "").strip()
+        if not description:
+            err("问题描述", "不能为空")
+        unit_text = str(cell("责任单位") or "").strip()
+        dept = units.get(unit_text)
+        if dept is None:
+            err("责任单位", f"找不到单位“{unit_text}”" if unit_text else "不能为空")
+        raw_deadline = cell("整改时限")
+        deadline = _parse_date(raw_deadline) if raw_deadline not in (None, "") else None
+        if deadline is None:
+            err("整改时限", f"日期“{raw_deadline or ''}”无效，应为 YYYY-MM-DD")
+        lon = lat = None
+        for name in ("经度", "纬度"):
+            v = cell(name)
+            if v in (None, ""):
+                continue
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                err(name, f"“{v}”不是数字")
+                continue
+            if name == "经度":
+                lon = f
+            else:
+                lat = f
+        if (lon is None) != (lat is None) and "经度" in columns and "纬度" in columns:
+            err("经度" if lon is None else "纬度", "经度和纬度必须同时填写")
+        rows.append(
+            {
+                "line": line,
+                "description": description,
+                "department": dept,
+                "deadline": deadline,
+                "address": str(cell("位置") or "").strip(),
+                "measures": str(cell("整改措施") or "").strip(),
+                "remark": str(cell("备注") or "").strip(),
+                "lon": lon,
+                "lat": lat,
+            }
+        )
+    if not rows and not errors:
+        errors.append(ImportError_(header_line + 1, "A", "", "表格中没有数据行"))
+    return rows, errors
+
+
+def do_import_ledger(
+    data: bytes, *, acting_user: User, campaign: Campaign | None, now: datetime | None = None
+) -> list[LedgerRow]:
+    """All or nothing: any error in any line imports no row at all."""
+    from gridcity.campaigns.actions import do_create_ledger_row
+
+    rows, errors = parse_ledger_xlsx(data)
+    if errors:
+        raise InvalidInput(
+            str(errors[0]),
+            field="file",
+            errors=[
+                {"line": e.line, "column": e.column, "header": e.header, "message": e.message}
+                for e in errors
+            ],
+        )
+    now = now or timezone.now()
+    created = []
+    with transaction.atomic():
+        for r in rows:
+            try:
+                created.append(
+                    do_create_ledger_row(
+                        acting_user=acting_user,
+                        campaign=campaign,
+                        source=LedgerSource.IMPORT,
+                        description=r["description"],
+                        department=r["department"],
+                        deadline=r["deadline"],
+                        address=r["address"],
+                        measures=r["measures"],
+                        remark=r["remark"],
+                        lon=r["lon"],
+                        lat=r["lat"],
+                        now=now,
+                    )
+                )
+            except InvalidInput as exc:
+                column = {"lon": "经度", "lat": "纬度"}.get(exc.field or "", exc.field or "")
+                raise InvalidInput(
+                    f"第{r['line']}行（{column}）：{exc.message}",
+                    field="file",
+                    errors=[
+                        {"line": r["line"], "column": "", "header": column, "message": exc.message}
+                    ],
+                ) from exc
+    return created
+
+
+def _location(row: LedgerRow) -> str:
+    parts = [row.address] if row.address else []
+    if row.cell_id:
+        parts.append(row.cell.name)
+    if row.lon is not None and row.lat is not None:
+        parts.append(f"{row.lon:.6f},{row.lat:.6f}")
+    return " ".join(parts)
+
+
+def export_ledger_xlsx(rows, title: str) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "整改台账"
+    thin = Side(style="thin", color="888888")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    ws.append([title])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(EXPORT_COLUMNS))
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws.append(EXPORT_COLUMNS)
+    for c in ws[2]:
+        c.font = Font(bold=True)
+        c.border = border
+        c.alignment = Alignment(horizontal="center", vertical="center")
+    for i, row in enumerate(rows, start=1):
+        signed = (
+            timezone.localtime(row.signed_off_at).strftime("%Y-%m-%d %H:%M")
+            if row.signed_off_at
+            else ""
+        )
+        remark = row.remark
+        if row.case_id:
+            remark = f"案件 {row.case.number}" + (f"；{remark}" if remark else "")
+        ws.append(
+            [
+                i,
+                row.description,
+                _location(row),
+                row.department.name,
+                row.measures,
+                row.deadline,
+                row.get_status_display(),
+                signed,
+                remark,
+            ]
+        )
+        for c in ws[ws.max_row]:
+            c.border = border
+            c.alignment = Alignment(vertical="top", wrap_text=True)
+        ws.cell(ws.max_row, 6).number_format = "yyyy-mm-dd"
+    for letter, width in zip("ABCDEFGHI", (6, 40, 30, 18, 30, 12, 10, 17, 24), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = "A3"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
