@@ -464,11 +464,7 @@ def do_transition_case(
             raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
     now = now or timezone.now()
     with transaction.atomic():
-        locked = (
-            visible_to(acting_user, Case.objects.select_for_update()).filter(pk=case_id).first()
-        )
-        if locked is None:
-            raise NotFound("案件不存在或无权查看")
+        locked = _lock_visible_case(acting_user, case_id)
         if locked.status not in t.sources:
             allowed = [x.action for x in available_transitions(locked, acting_user)]
             raise IllegalTransition(
@@ -480,6 +476,14 @@ def do_transition_case(
         if reason:
             raise Forbidden(reason)
         _apply(locked, t, acting_user, now, get_calendar(), photos=photos, **_as_kwargs(data))
+    return locked
+
+
+def _lock_visible_case(user: User, case_id: int) -> Case:
+    """Lock a case row for the rest of the transaction; a case the user may not see is 404."""
+    locked = visible_to(user, Case.objects.select_for_update()).filter(pk=case_id).first()
+    if locked is None:
+        raise NotFound("案件不存在或无权查看")
     return locked
 
 
@@ -793,11 +797,7 @@ def do_attach_photo(
         raise InvalidInput(str(exc), field="file") from exc
     case_id = case.pk if isinstance(case, Case) else case
     with transaction.atomic():
-        locked = (
-            visible_to(acting_user, Case.objects.select_for_update()).filter(pk=case_id).first()
-        )
-        if locked is None:
-            raise NotFound("案件不存在或无权查看")
+        locked = _lock_visible_case(acting_user, case_id)
         if locked.status not in OPEN:
             raise Conflict("案件已结束，不能再上传照片", field="file")
         return _save_photos(locked, None, [checked], kind, acting_user, timezone.now())[0]
@@ -904,11 +904,7 @@ def do_create_supervision(
         raise InvalidInput("请填写督办要求", field="note")
     case_id = case.pk if isinstance(case, Case) else case
     with transaction.atomic():
-        locked = (
-            visible_to(acting_user, Case.objects.select_for_update()).filter(pk=case_id).first()
-        )
-        if locked is None:
-            raise NotFound("案件不存在或无权查看")
+        locked = _lock_visible_case(acting_user, case_id)
         if locked.status not in OPEN:
             raise Conflict("案件已结束，不能督办", field="case")
         return _create_order(
