@@ -5,6 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcity.accounts.models import Role
 
+CENTRE = {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN}
+COMMAND = {Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN}
+DEPARTMENT = {Role.HANDLER, Role.DEPT_LEAD}
+
 # (url name, label, roles that see it)
 NAV = [
     ("web:field_home", _("我的任务"), {Role.INSPECTOR}),
@@ -12,24 +16,18 @@ NAV = [
     ("people:patrol", _("巡查"), {Role.INSPECTOR}),
     ("web:supervision_centre", _("监督中心"), {Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN}),
     ("web:command_centre", _("指挥中心"), {Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN}),
-    (
-        "web:overdue_board",
-        _("超期督办"),
-        {Role.DISPATCHER, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN},
-    ),
-    ("web:desk", _("部门工作台"), {Role.HANDLER, Role.DEPT_LEAD}),
-    (
-        "web:case_map",
-        _("地图"),
-        {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.ADMIN},
-    ),
-    ("web:dashboard", _("领导驾驶舱"), {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN}),
-    (
-        "evaluation:board",
-        _("综合评价"),
-        {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN},
-    ),
-    ("evaluation:appeals", _("超期申诉"), {Role.HANDLER, Role.DEPT_LEAD}),
+    ("web:overdue_board", _("超期督办"), COMMAND),
+    ("web:desk", _("部门工作台"), DEPARTMENT),
+    ("web:case_map", _("地图"), CENTRE),
+    ("web:dashboard", _("领导驾驶舱"), COMMAND),
+    ("sensors:board", _("物联感知"), CENTRE),
+    ("campaigns:list", _("专项整治"), COMMAND | DEPARTMENT),
+    ("campaigns:inspections", _("督查检查"), COMMAND | {Role.INSPECTOR}),
+    ("campaigns:ledger_all", _("整改台账"), DEPARTMENT),
+    ("people:patrol_board", _("巡查考勤"), {Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN}),
+    ("people:pairings", _("包村居"), {Role.LEADER, Role.SHIFT_LEAD, Role.ADMIN, Role.DEPT_LEAD}),
+    ("evaluation:board", _("综合评价"), COMMAND),
+    ("evaluation:appeals", _("超期申诉"), DEPARTMENT),
 ]
 
 HOME_BY_ROLE = {
