@@ -16,7 +16,7 @@ from gridcity.campaigns.actions import (
 from gridcity.campaigns.models import Finding, LedgerStatus
 from gridcity.campaigns.tests.helpers import EAST_A, WEST_A, WEST_B, bins, report
 from gridcity.testing import build_city, tiny_jpeg
-from gridcity.web.tests.conftest import browser, login, new_page, shot  # noqa: F401
+from gridcity.web.tests.conftest import login, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
