@@ -42,7 +42,7 @@ from gridcity.campaigns.models import (
 )
 from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.cases.models import OPEN, Case, Channel, SupervisionKind
-from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo
+from gridcity.cases.photos import CheckedPhoto, check_photos
 from gridcity.grids.actions import locate
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.lib.coords import validate_lonlat
@@ -65,16 +65,6 @@ def _day_start(d: date) -> datetime:
     return timezone.make_aware(datetime.combine(d, time.min))
 
 
-def _check_photos(photos: Photos) -> list[CheckedPhoto]:
-    checked = []
-    for i, (name, data) in enumerate(photos):
-        try:
-            checked.append(check_photo(data, name or f"photo{i + 1}"))
-        except PhotoError as exc:
-            raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
-    return checked
-
-
 def _save_photos(
     checked: list[CheckedPhoto],
     kind: str,
@@ -86,7 +76,6 @@ def _save_photos(
 ) -> list[EvidencePhoto]:
     saved = []
     for p in checked:
-        ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[p.content_type]
         photo = EvidencePhoto(
             row=row,
             finding=finding,
@@ -99,7 +88,7 @@ def _save_photos(
             uploaded_by=user if user and user.pk else None,
             uploaded_at=now,
         )
-        photo.file.save(f"{uuid.uuid4().hex}.{ext}", ContentFile(p.data), save=False)
+        photo.file.save(f"{uuid.uuid4().hex}.{p.extension}", ContentFile(p.data), save=False)
         photo.save()
         saved.append(photo)
     return saved
@@ -370,7 +359,7 @@ def do_create_ledger_row(
         raise InvalidInput("请选择责任单位", field="department")
     if deadline is None:
         raise InvalidInput("请填写整改时限", field="deadline")
-    checked = _check_photos(photos)
+    checked = check_photos(photos)
     cell_id, path = _place(lon, lat)
     now = now or timezone.now()
     with transaction.atomic():
@@ -455,7 +444,7 @@ def do_transition_ledger_row(
         raise InvalidInput("销号须填写理由" if action == "sign_off" else "请填写说明", field="note")
     if "deadline" in t.needs and deadline is None:
         raise InvalidInput("请填写新的整改时限", field="deadline")
-    checked = _check_photos(photos)
+    checked = check_photos(photos)
     now = now or timezone.now()
     row_id = row.pk if isinstance(row, LedgerRow) else row
     with transaction.atomic():
@@ -525,7 +514,7 @@ def do_attach_ledger_photos(
         raise InvalidInput("照片类型应为整改前或整改后", field="kind")
     if not photos:
         raise InvalidInput("请选择照片", field="photos")
-    checked = _check_photos(photos)
+    checked = check_photos(photos)
     now = now or timezone.now()
     row_id = row.pk if isinstance(row, LedgerRow) else row
     with transaction.atomic():
@@ -798,7 +787,7 @@ def do_record_finding(
         raise InvalidInput("处理方式应为入台账或转案件", field="outcome")
     if outcome == FindingOutcome.CASE and (category is None or lon is None or lat is None):
         raise InvalidInput("转案件需要类别和位置", field="category" if category is None else "lon")
-    checked = _check_photos(photos)
+    checked = check_photos(photos)
     cell_id, path = _place(lon, lat)
     now = now or timezone.now()
     if outcome == FindingOutcome.LEDGER and department is None and category and path:
@@ -1053,7 +1042,7 @@ def do_ingest_detection(
         raise InvalidInput("置信度应在 0 到 1 之间", field="confidence")
     if not device_id.strip():
         raise InvalidInput("请提供设备编号", field="device_id")
-    checked = _check_photos([(f"{source}-{device_id}", image)])
+    checked = check_photos([(f"{source}-{device_id}", image)])
     cell_id, _path = _place(lon, lat)
     if cell_id is None:
         raise InvalidInput("位置不在任何网格内", field="lon")

@@ -28,7 +28,7 @@ from gridcity.cases.models import (
     SupervisionKind,
     SupervisionOrder,
 )
-from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo
+from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo, check_photos
 from gridcity.cases.scope import jurisdiction_path, visible_to
 from gridcity.cases.workflow import BY_ACTION, STEP_OF_STATUS, Scope, Transition, transitions_from
 from gridcity.dispatch.actions import decide_for
@@ -108,13 +108,7 @@ def _check_input(inp: ReportInput) -> tuple[float | None, float | None, list[Che
         raise InvalidInput("请提供位置（经纬度）或地址", field="lon")
     if inp.filing_condition and inp.filing_condition.category_id != inp.category.pk:
         raise InvalidInput("立案条件不属于该类别", field="filing_condition")
-    photos = []
-    for i, (name, data) in enumerate(inp.photos):
-        try:
-            photos.append(check_photo(data, name or f"photo{i + 1}"))
-        except PhotoError as exc:
-            raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
-    return lon, lat, photos
+    return lon, lat, check_photos(inp.photos)
 
 
 def _find_duplicate(category: Category, lon: float, lat: float, now: datetime) -> Case | None:
@@ -156,7 +150,7 @@ def _save_photos(
 ) -> list[Attachment]:
     saved = []
     for p in photos:
-        ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[p.content_type]
+        ext = p.extension
         stem = uuid.uuid4().hex
         att = Attachment(
             case=case,
@@ -456,12 +450,7 @@ def do_transition_case(
     if t is None:
         raise InvalidInput(f"未知的动作：{action}", field="action")
     case_id = case.pk if isinstance(case, Case) else case
-    photos = []
-    for i, (name, raw) in enumerate(data.photos):
-        try:
-            photos.append(check_photo(raw, name or f"photo{i + 1}"))
-        except PhotoError as exc:
-            raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
+    photos = check_photos(data.photos)
     now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_visible_case(acting_user, case_id)

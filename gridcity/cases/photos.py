@@ -9,6 +9,7 @@ from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 THUMB_SIZE = (320, 320)
 # Decompression bombs: a 10 MB file must not expand into gigabytes of pixels.
 Image.MAX_IMAGE_PIXELS = 60_000_000
@@ -29,6 +30,10 @@ class CheckedPhoto:
     exif_gps: dict | None
     public_data: bytes
     thumbnail: bytes
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.content_type]
 
 
 def _rational(v) -> float:
@@ -92,3 +97,16 @@ def check_photo(data: bytes, name: str = "photo") -> CheckedPhoto:
         public_data=public.getvalue(),
         thumbnail=tbuf.getvalue(),
     )
+
+
+def check_photos(photos, field: str = "photos") -> list[CheckedPhoto]:
+    """Check every (name, bytes) pair; a bad one is an InvalidInput naming `photos[i]`."""
+    from gridcity.cases.errors import InvalidInput
+
+    checked = []
+    for i, (name, data) in enumerate(photos):
+        try:
+            checked.append(check_photo(data, name or f"photo{i + 1}"))
+        except PhotoError as exc:
+            raise InvalidInput(str(exc), field=f"{field}[{i}]") from exc
+    return checked

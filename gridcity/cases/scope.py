@@ -6,12 +6,6 @@ from gridcity.accounts.models import CENTRE_ROLES, Role, User
 from gridcity.cases.models import Case
 
 
-def beat_cell_ids(user: User) -> list[int]:
-    from gridcity.grids.models import Area
-
-    return list(Area.objects.filter(beats__manager=user).values_list("pk", flat=True))
-
-
 def jurisdiction_path(user: User) -> str:
     """The path of the user's jurisdiction, read once per user object (without the polygon)."""
     if user.jurisdiction_id is None:

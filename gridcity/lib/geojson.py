@@ -27,9 +27,6 @@ class ParsedFeature:
     geometry: Any  # shapely geometry in WGS84, valid, polygonal
     warnings: list[str] = field(default_factory=list)
 
-    def label(self, code: str | None = None) -> str:
-        return f"第{self.index}个要素" + (f"（{code}）" if code else "")
-
 
 def load_feature_collection(source: str | Path | dict) -> list[dict]:
     if isinstance(source, dict):

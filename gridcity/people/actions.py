@@ -19,7 +19,7 @@ from gridcity.accounts.models import Role, User
 from gridcity.cases.actions import ReportInput, do_report_case, effective_role
 from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.models import Channel
-from gridcity.cases.photos import PhotoError, check_photo
+from gridcity.cases.photos import check_photos
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
 from gridcity.people import track
@@ -300,12 +300,7 @@ def do_record_visit(
         pairing.ends_on and data.visited_on > pairing.ends_on
     ):
         raise InvalidInput("走访日期不在包联期限内", field="visited_on")
-    checked = []
-    for i, (name, raw) in enumerate(data.photos):
-        try:
-            checked.append(check_photo(raw, name or f"photo{i + 1}"))
-        except PhotoError as exc:
-            raise InvalidInput(str(exc), field=f"photos[{i}]") from exc
+    checked = check_photos(data.photos)
     for i, p in enumerate(data.problems):
         if not p.description.strip():
             raise InvalidInput("请描述发现的问题", field=f"problems[{i}].description")
@@ -322,10 +317,9 @@ def do_record_visit(
             recorded_by=acting_user,
         )
         for p in checked:
-            ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[p.content_type]
             stem = uuid.uuid4().hex
             photo = VisitPhoto(visit=visit, content_type=p.content_type, sha256=p.sha256)
-            photo.file.save(f"{stem}.{ext}", ContentFile(p.public_data), save=False)
+            photo.file.save(f"{stem}.{p.extension}", ContentFile(p.public_data), save=False)
             photo.thumbnail.save(f"{stem}.jpg", ContentFile(p.thumbnail), save=False)
             photo.save()
         for i, p in enumerate(data.problems):
