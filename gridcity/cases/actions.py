@@ -16,8 +16,10 @@ from django.utils import timezone
 from gridcity.accounts.actions import get_system_user
 from gridcity.accounts.models import CENTRE_ROLES, Department, Role, User
 from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from gridcity.cases.facts import refresh_case_facts
 from gridcity.cases.models import (
     OPEN,
+    PUBLIC_CHANNELS,
     Attachment,
     AttachmentKind,
     Case,
@@ -173,6 +175,48 @@ def _save_photos(
     return saved
 
 
+def _beat_manager(case: Case, known: User | None = None) -> dict:
+    """For a problem the public found: the grid manager whose beat it was in, that day (the
+    漏报 is theirs even if beats are redrawn later)."""
+    if case.channel not in PUBLIC_CHANNELS or case.cell_id is None:
+        return {}
+    manager = known or beat_manager_for_cell(case.cell_id)
+    return {"beat_manager": manager.pk} if manager else {}
+
+
+def _add_event(**fields) -> CaseEvent:
+    """Write one event and bring its case's evaluation facts up to date, in the caller's
+    transaction: every event of a case is written here."""
+    event = CaseEvent.objects.create(**fields)
+    refresh_case_facts([event.case_id])
+    return event
+
+
+def add_case_event(
+    case: Case,
+    action: str,
+    *,
+    acting_user: User,
+    now: datetime,
+    note: str = "",
+    department_id: int | None = None,
+    data: dict | None = None,
+) -> CaseEvent:
+    """An event that changes no status (e.g. an appeal decided by the evaluation), written by
+    another app inside its own transaction."""
+    return _add_event(
+        case=case,
+        action=action,
+        from_status=case.status,
+        to_status=case.status,
+        at=now,
+        note=note,
+        department_id=department_id,
+        data=data or {},
+        **_actor_fields(acting_user),
+    )
+
+
 def _actor_fields(user: User) -> dict:
     return {
         "actor": user if user.pk else None,
@@ -277,7 +321,7 @@ def _report_in_transaction(
         if duplicate is not None:
             case = Case.objects.select_for_update().get(pk=duplicate.pk)
             report = Report.objects.create(case=case, is_duplicate=True, **report_kwargs)
-            event = CaseEvent.objects.create(
+            event = _add_event(
                 case=case,
                 action="link_report",
                 from_status=case.status,
@@ -335,14 +379,14 @@ def _report_in_transaction(
     note = "" if located else "位置不在任何网格内，进入待定位队列"
     if verifier:
         note = f"待网格员 {verifier} 现场核实"
-    event = CaseEvent.objects.create(
+    event = _add_event(
         case=case,
         action="report",
         from_status="",
         to_status=status,
         at=now,
         note=note,
-        data={"channel": inp.channel, "report_id": report.pk},
+        data={"channel": inp.channel, "report_id": report.pk, **_beat_manager(case, verifier)},
         **_actor_fields(actor_for_event),
     )
     _save_photos(case, event, photos, AttachmentKind.REPORT, actor, now)
@@ -538,6 +582,7 @@ def _apply(
         case.lon, case.lat, case.cell_id, case.area_path = wlon, wlat, loc.cell_id, loc.path
         changed |= {"lon", "lat", "cell", "area_path"}
         data["cell"] = loc.cell_code
+        data.update(_beat_manager(case))
     elif t.action in ("send_verify", "assign"):
         if assignee is None:
             assignee = beat_manager_for_cell(case.cell_id)
@@ -576,7 +621,7 @@ def _apply(
         case.merged_into = merge_into
         changed.add("merged_into")
         data["merged_into"] = merge_into.number
-        CaseEvent.objects.create(
+        _add_event(
             case=merge_into,
             action="merge_in",
             from_status=merge_into.status,
@@ -697,7 +742,7 @@ def _apply(
             "step_overdue_at",
         }
     case.save(update_fields=sorted(changed))
-    event = CaseEvent.objects.create(
+    event = _add_event(
         case=case,
         action=t.action,
         from_status=from_status,
@@ -842,7 +887,7 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
         report.case = case
         report.is_duplicate = False
         report.save(update_fields=["case", "is_duplicate"])
-        CaseEvent.objects.create(
+        _add_event(
             case=old_case,
             action="unlink_report",
             from_status=old_case.status,
@@ -853,7 +898,7 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
             data={"report_id": report.pk, "new_case": case.number},
             **_actor_fields(acting_user),
         )
-        CaseEvent.objects.create(
+        _add_event(
             case=case,
             action="report",
             from_status="",
@@ -933,7 +978,7 @@ def _create_order(
     )
     order.number = _order_number(order)
     order.save(update_fields=["number"])
-    CaseEvent.objects.create(
+    _add_event(
         case=case,
         action="supervise",
         from_status=case.status,
@@ -980,7 +1025,7 @@ def do_reply_supervision(
         now = now or timezone.now()
         order.reply, order.replied_by, order.replied_at = reply.strip(), acting_user, now
         order.save(update_fields=["reply", "replied_by", "replied_at"])
-        CaseEvent.objects.create(
+        _add_event(
             case=order.case,
             action="supervision_reply",
             from_status=order.case.status,
@@ -1023,7 +1068,7 @@ def sweep_deadlines(now: datetime | None = None) -> SweepResult:
             if not won:
                 continue  # another sweeper marked it first
             case = Case.objects.get(pk=pk)
-            CaseEvent.objects.create(
+            _add_event(
                 case=case,
                 action="overdue",
                 from_status=case.status,
@@ -1035,7 +1080,7 @@ def sweep_deadlines(now: datetime | None = None) -> SweepResult:
                 step_clock=case.step_clock,
                 overdue=True,
                 note=f"{_step_label(case.step)}环节超过时限",
-                data={"deadline": deadline.isoformat()},
+                data={"deadline": deadline.isoformat(), **_field_responsible(case)},
                 **_actor_fields(system),
             )
             _emit_after_commit("case.overdue", case)
@@ -1085,6 +1130,17 @@ def sweep_deadlines(now: datetime | None = None) -> SweepResult:
                 supervision_level=level
             )
     return result
+
+
+def _field_responsible(case: Case) -> dict:
+    """A late verify or check step is the assigned grid manager's (else the beat's)."""
+    if case.step not in ("verify", "check"):
+        return {}
+    manager_id = case.assignee_id
+    if manager_id is None:
+        manager = beat_manager_for_cell(case.cell_id)
+        manager_id = manager.pk if manager else None
+    return {"responsible": manager_id} if manager_id else {}
 
 
 def _step_label(step: str) -> str:

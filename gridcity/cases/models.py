@@ -46,6 +46,11 @@ class Channel(models.TextChoices):
     OPEN311 = "open311", _("Open311 接口")
 
 
+# Problems the public found (citizens, the hotline, Open311): in a grid manager's beat, each one
+# filed is a problem the patrol missed (漏报).
+PUBLIC_CHANNELS = (Channel.CITIZEN, Channel.HOTLINE, Channel.OPEN311)
+
+
 class Case(models.Model):
     number = models.CharField(_("案件编号"), max_length=20, unique=True)
     status = models.CharField(
@@ -328,3 +333,47 @@ class SupervisionOrder(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.replied_at is not None
+
+
+class FactColumns(models.Model):
+    """One counted row of one evaluation measure, derived from one CaseEvent (see facts.py).
+    Plain columns, no foreign keys: a frozen copy must outlive any later edit."""
+
+    measure = models.CharField(max_length=24)
+    event_id = models.BigIntegerField()
+    case_id = models.BigIntegerField()
+    case_number = models.CharField(max_length=20)
+    channel = models.CharField(max_length=16, blank=True)
+    at = models.DateTimeField()
+    # Overdue marks: when the marked step ended (null while it runs).
+    ended_at = models.DateTimeField(null=True)
+    # Handling: hours since the dispatch or rework this report-back answers.
+    hours = models.FloatField(null=True)
+    u_dept = models.BigIntegerField(null=True)
+    u_actor = models.BigIntegerField(null=True)  # the person the row is attributed to
+    u_cell = models.BigIntegerField(null=True)
+    u_area = models.BigIntegerField(null=True)  # the area just above the cell (community)
+    f1 = models.BooleanField(default=False)
+    f2 = models.BooleanField(default=False)
+    raw_overdue = models.BooleanField(default=False)
+    appealed = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.measure} {self.case_number}"
+
+
+class CaseFact(FactColumns):
+    """The evaluation's reading of the case record, kept current by the case actions: every
+    action that writes a CaseEvent rewrites its case's facts in the same transaction. Derived,
+    never edited by hand: `gridcity rebuild-facts` recomputes all of it from the events."""
+
+    class Meta:
+        verbose_name = _("考评事实（实时）")
+        verbose_name_plural = _("考评事实（实时）")
+        indexes = [
+            models.Index(fields=["case_id"], name="casefact_case"),
+            models.Index(fields=["measure", "at"], name="casefact_measure_at"),
+        ]

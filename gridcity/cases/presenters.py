@@ -16,6 +16,7 @@ ACTION_LABELS = {t.action: t.label for t in BY_ACTION.values()} | {
     "supervision_reply": "督办答复",
     "overdue": "超期",
     "attach": "上传照片",
+    "appeal_approved": "超期申诉获批",
 }
 
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from gridcity.accounts.models import Role, User
-from gridcity.cases.actions import effective_role
+from gridcity.cases.actions import add_case_event, effective_role
 from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridcity.cases.facts import FACT_COLUMNS
 from gridcity.cases.models import Case, CaseEvent, Status
 from gridcity.evaluation.compute import (
-    COLUMNS,
     FrozenSource,
     LiveSource,
-    compute_ranking,
+    compute_rankings,
     ranking_to_json,
     window_for,
 )
-from gridcity.evaluation.indicators import MEASURES, UNIT_TYPE_LABELS, parse_period
+from gridcity.evaluation.indicators import parse_period
 from gridcity.evaluation.models import (
     Appeal,
     AppealLog,
@@ -37,10 +37,27 @@ FINAL_REVIEW_ROLES = frozenset({Role.LEADER, Role.ADMIN})
 APPEAL_ROLES = frozenset({Role.HANDLER, Role.DEPT_LEAD})
 
 
+def copy_facts(live: LiveSource, row: EvaluationPeriod) -> int:
+    """INSERT … SELECT of the period's live facts into the snapshot, in the database."""
+    columns = list(FACT_COLUMNS)
+    total = 0
+    for qs in (live.flow(), live.stock()):
+        query, params = qs.values_list(*columns).query.sql_with_params()
+        cols = ", ".join(columns)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {Fact._meta.db_table} (period_id, {cols}) "
+                f"SELECT %s, {cols} FROM ({query}) AS live",
+                [row.pk, *params],
+            )
+            total += cur.rowcount
+    return total
+
+
 def do_freeze_period(
-    period_key: str, *, acting_user: User, now: datetime | None = None, batch: int = 5000
+    period_key: str, *, acting_user: User, now: datetime | None = None
 ) -> EvaluationPeriod:
-    """Copy every counted row of every measure into Fact rows and store the scored rankings.
+    """Copy every counted fact of the period into the snapshot and store the scored rankings.
     From then on the period's figures, drill-downs and 通报 read only the snapshot."""
     if effective_role(acting_user) not in CLOSE_ROLES:
         raise Forbidden("只有领导或值班长可以冻结考评期间")
@@ -49,7 +66,7 @@ def do_freeze_period(
     except ValueError as exc:
         raise InvalidInput(str(exc), field="period") from exc
     now = now or timezone.now()
-    window = window_for(period, now)
+    window = window_for(period)
     if window.end > now:
         raise Conflict(f"{period.label}尚未结束，不能冻结", field="period")
     try:
@@ -63,38 +80,9 @@ def do_freeze_period(
                 frozen_at=now,
                 frozen_by=acting_user,
             )
-            live = LiveSource(window)
-            for measure in MEASURES:
-                buf = []
-                for r in live.rows(measure).order_by().values_list(*COLUMNS).iterator(batch):
-                    d = dict(zip(COLUMNS, r, strict=True))
-                    buf.append(
-                        Fact(
-                            period=row,
-                            measure=measure,
-                            event_id=d["pk"],
-                            case_id=d["case_id"],
-                            case_number=d["case_number"],
-                            channel=d["channel"] or "",
-                            at=d["at"],
-                            started_at=d["started_at"],
-                            u_dept=d["u_dept"],
-                            u_actor=d["u_actor"],
-                            u_cell=d["u_cell"],
-                            u_manager=d["u_manager"],
-                            f1=bool(d["f1"]),
-                            f2=bool(d["f2"]),
-                            raw_overdue=bool(d["raw_overdue"]),
-                            appealed=bool(d["appealed"]),
-                        )
-                    )
-                    if len(buf) >= batch:
-                        Fact.objects.bulk_create(buf)
-                        buf = []
-                Fact.objects.bulk_create(buf)
+            copy_facts(LiveSource(window), row)
             frozen = FrozenSource(row)
-            for unit_type in UNIT_TYPE_LABELS:
-                ranking = compute_ranking(period, unit_type, source=frozen)
+            for unit_type, ranking in compute_rankings(period, source=frozen).items():
                 PeriodResult.objects.create(
                     period=row, unit_type=unit_type, data=ranking_to_json(ranking)
                 )
@@ -209,6 +197,18 @@ def do_review_appeal(
             a.decided_at = now
             fields.append("decided_at")
         a.save(update_fields=fields)
+        if a.status == AppealStatus.APPROVED:
+            # On the case's own record: its late steps for this department now count as on
+            # time in scores (the raw overdue flags stay).
+            add_case_event(
+                Case.objects.select_for_update().get(pk=a.case_id),
+                "appeal_approved",
+                acting_user=acting_user,
+                now=now,
+                note=note or "超期申诉获批",
+                department_id=a.department_id,
+                data={"appeal": a.pk},
+            )
         AppealLog.objects.create(
             appeal=a, actor=acting_user, at=now, from_status=before, to_status=a.status, note=note
         )

@@ -1,16 +1,16 @@
-"""Counting the measures from the case record (CaseEvent rows, joined to their Case), in SQL,
-grouped by unit; and the same rows for a drill-down, so every figure lists its cases.
+"""Counting the measures over a period, grouped by unit, and the rows behind each figure.
 
-A *source* gives, per measure, a queryset whose rows all carry the same columns: case_number,
-at, started_at, u_dept, u_actor, u_cell, u_manager, f1, f2, raw_overdue, appealed. The live
-source annotates CaseEvent; a frozen period's source reads its Fact rows (copied from the live
-source when the period was frozen), so both are aggregated by the same code.
+The counting reads *facts* (gridcity/cases/facts.py): one row per counted event, with the
+units it is attributed to and the flags that depend on what happened to its case afterwards,
+kept current by the case actions in the transaction of every event. A period's figures are
+then one GROUP BY per unit column over the facts in the period; the rows behind a figure are a
+filter on the same facts. A frozen period reads the copy of its facts taken when it was
+frozen, through the same code (`LiveSource` and `FrozenSource` differ only in their table).
 
 Rules common to every measure: an event counts in a period when `start ≤ at < end` (local
-dates, Asia/Shanghai); what happened *after* an event (was the case filed, closed, re-dispatched,
-appealed?) is looked up in the record up to the *cutoff* — the moment of computing, or the
-freeze time of a frozen period. "After" is by event id, since one action can write several
-rows in the same instant.
+dates, Asia/Shanghai). The stock measures (steps overdue and still open at the period's end)
+count the overdue marks before the end whose step had not ended by then. What happened after
+an event is read from the record as it stands: freezing a period fixes the answer.
 """
 
 from __future__ import annotations
@@ -20,31 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 
-from django.db.models import (
-    BooleanField,
-    Count,
-    DateTimeField,
-    DurationField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-)
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from gridcity.accounts.models import Department, DepartmentKind, User
-from gridcity.cases.models import CaseEvent, Channel
-from gridcity.cases.workflow import TRANSITIONS
+from gridcity.cases.models import CaseFact
 from gridcity.evaluation import indicators as ind
 from gridcity.evaluation.indicators import (
     INDICATORS,
     MEASURES,
+    STOCK_MEASURES,
     Counts,
     Figure,
     Period,
@@ -57,42 +42,21 @@ from gridcity.evaluation.indicators import (
     rank,
     score,
 )
-from gridcity.grids.models import Area, AreaLevel, Beat
+from gridcity.grids.models import Area, AreaLevel
 
-PUBLIC_CHANNELS = (Channel.CITIZEN, Channel.HOTLINE, Channel.OPEN311)
-# Transitions that end the running step (and restart its clock); `assign` and `callback` don't.
-STEP_ENDING = tuple(t.action for t in TRANSITIONS if t.target is not None)
-COLUMNS = (
-    "pk",
-    "case_id",
-    "case_number",
-    "channel",
-    "at",
-    "started_at",
-    "u_dept",
-    "u_actor",
-    "u_cell",
-    "u_manager",
-    "f1",
-    "f2",
-    "raw_overdue",
-    "appealed",
-)
+FLOW_MEASURES = tuple(m for m in MEASURES if m not in STOCK_MEASURES)
 
 
 @dataclass(frozen=True)
 class Window:
     start: datetime
     end: datetime
-    cutoff: datetime
 
 
-def window_for(period: Period, cutoff: datetime | None = None) -> Window:
+def window_for(period: Period) -> Window:
     tz = timezone.get_current_timezone()
     return Window(
-        datetime.combine(period.start, time.min, tz),
-        datetime.combine(period.end, time.min, tz),
-        cutoff or timezone.now(),
+        datetime.combine(period.start, time.min, tz), datetime.combine(period.end, time.min, tz)
     )
 
 
@@ -100,8 +64,12 @@ def window_for(period: Period, cutoff: datetime | None = None) -> Window:
 # Sources
 
 
-def _bool(q) -> ExpressionWrapper:
-    return ExpressionWrapper(q, output_field=BooleanField())
+def in_window(qs: QuerySet, w: Window, *, stock: bool) -> QuerySet:
+    """Flow measures: the rows dated in the period. Stock measures: the overdue marks made
+    before the period's end whose step had not ended by then."""
+    if stock:
+        return qs.filter(at__lt=w.end).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=w.end))
+    return qs.filter(at__gte=w.start, at__lt=w.end)
 
 
 class LiveSource:
@@ -110,174 +78,59 @@ class LiveSource:
     def __init__(self, window: Window):
         self.w = window
 
-    def _events(self) -> QuerySet:
-        return CaseEvent.objects.filter(at__lte=self.w.cutoff)
+    def flow(self) -> QuerySet:
+        # measure IN (…) rather than NOT IN: one range of the (measure, at) index per measure.
+        return in_window(CaseFact.objects.filter(measure__in=FLOW_MEASURES), self.w, stock=False)
 
-    def _later(self, **filters) -> QuerySet:
-        """Events on the same case after the outer one, up to the cutoff."""
-        return self._events().filter(case_id=OuterRef("case_id"), pk__gt=OuterRef("pk"), **filters)
-
-    def _appealed(self) -> Exists:
-        from gridcity.evaluation.models import Appeal, AppealStatus
-
-        return Exists(
-            Appeal.objects.filter(
-                case_id=OuterRef("case_id"),
-                department_id=OuterRef("department_id"),
-                status=AppealStatus.APPROVED,
-                decided_at__lte=self.w.cutoff,
-            )
-        )
-
-    def _last_dispatch(self, column: str) -> Subquery:
-        return Subquery(
-            self._events()
-            .filter(case_id=OuterRef("case_id"), action="dispatch")
-            .order_by("-pk")
-            .values(column)[:1]
-        )
+    def stock(self) -> QuerySet:
+        return in_window(CaseFact.objects.filter(measure__in=STOCK_MEASURES), self.w, stock=True)
 
     def rows(self, measure: str) -> QuerySet:
-        w = self.w
-        qs = CaseEvent.objects.filter(at__gte=w.start, at__lt=w.end, at__lte=w.cutoff)
-        ann: dict = {
-            "case_number": F("case__number"),
-            "channel": F("case__channel"),
-            "started_at": Value(None, output_field=DateTimeField()),
-            "u_dept": F("department_id"),
-            "u_actor": F("actor_id"),
-            "u_cell": F("case__cell_id"),
-            "u_manager": Value(None, output_field=IntegerField()),
-            "raw_overdue": F("overdue"),
-            "appealed": Value(False, output_field=BooleanField()),
-        }
-        f1 = f2 = Value(False, output_field=BooleanField())
-        on_time = _bool(Q(overdue=False))
-        on_time_or_appealed = _bool(Q(overdue=False) | Q(appealed=True))
-        if measure == "report":
-            qs = qs.filter(action__in=("report", "link_report"))
-            ann["filed"] = Exists(self._later(action="file"))
-            f1 = _bool(Q(action="report", filed=True))
-            f2 = _bool(Q(action="report", filed=True, case__channel=Channel.INSPECTOR))
-        elif measure == "missed":
-            qs = qs.filter(action="report", case__channel__in=PUBLIC_CHANNELS).filter(
-                Exists(self._later(action="file"))
-            )
-            ann["u_manager"] = Subquery(
-                Beat.cells.through.objects.filter(area_id=OuterRef("case__cell_id"))
-                .order_by("beat_id")
-                .values("beat__manager_id")[:1]
-            )
-        elif measure == "verify":
-            qs, f1 = qs.filter(action="verify"), on_time
-        elif measure == "check":
-            qs, f1 = qs.filter(action__in=("check_pass", "check_fail")), on_time
-        elif measure == "file":
-            qs, f1 = qs.filter(action="file"), on_time
-            f2 = _bool(~Q(Exists(self._later(action__in=("void", "merge")))))
-        elif measure == "dispatch":
-            qs, f1 = qs.filter(action="dispatch"), on_time
-            moved = self._later(action="dispatch").exclude(department_id=OuterRef("department_id"))
-            f2 = _bool(~Q(Exists(moved)))
-        elif measure in ("sign", "hotline_sign"):
-            qs = qs.filter(action="sign")
-            if measure == "hotline_sign":
-                qs = qs.filter(case__channel=Channel.HOTLINE)
-            ann["appealed"] = self._appealed()
-            f1 = on_time_or_appealed
-        elif measure == "handle":
-            qs = qs.filter(action="report_back")
-            ann["appealed"] = self._appealed()
-            ann["started_at"] = Subquery(
-                CaseEvent.objects.filter(
-                    case_id=OuterRef("case_id"),
-                    pk__lt=OuterRef("pk"),
-                    action__in=("dispatch", "check_fail"),
-                )
-                .order_by("-pk")
-                .values("at")[:1]
-            )
-            f1 = on_time_or_appealed
-        elif measure == "overdue_open":
-            qs = (
-                CaseEvent.objects.filter(
-                    action="overdue", step__in=("sign", "handle"), at__lt=w.end, at__lte=w.cutoff
-                )
-                .exclude(Exists(self._later(action__in=STEP_ENDING, at__lt=w.end)))
-                .exclude(case__status__in=("voided", "merged"))
-            )
-        elif measure in ("rework", "return", "extension", "hold"):
-            action = {
-                "rework": "check_fail",
-                "return": "return",
-                "extension": "approve_extension",
-                "hold": "approve_hold",
-            }[measure]
-            qs = qs.filter(action=action)
-        elif measure in ("due_close", "hotline_close"):
-            qs = qs.filter(action="file").exclude(Exists(self._later(action__in=("void", "merge"))))
-            if measure == "hotline_close":
-                qs = qs.filter(case__channel=Channel.HOTLINE)
-            appeal = self._appealed_for_late()
-            late = self._later(action="report_back", overdue=True).exclude(appeal)
-            ann["u_dept"] = self._last_dispatch("department_id")
-            ann["closed"] = Exists(self._later(action="close"))
-            ann["late"] = Exists(late)
-            f1 = _bool(Q(closed=True))
-            f2 = _bool(Q(closed=True, late=False))
-        elif measure == "close":
-            qs, f1 = qs.filter(action="close"), on_time
-        elif measure == "callback":
-            qs = qs.filter(action="callback")
-            f1 = _bool(Q(data__satisfied=True))
-        else:
+        if measure not in MEASURES:
             raise KeyError(measure)
-        return qs.annotate(**ann).annotate(f1=f1, f2=f2)
-
-    def _appealed_for_late(self) -> Exists:
-        from gridcity.evaluation.models import Appeal, AppealStatus
-
-        return Exists(
-            Appeal.objects.filter(
-                case_id=OuterRef("case_id"),
-                department_id=OuterRef("department_id"),
-                status=AppealStatus.APPROVED,
-                decided_at__lte=self.w.cutoff,
-            )
-        )
+        qs = CaseFact.objects.filter(measure=measure)
+        return in_window(qs, self.w, stock=measure in STOCK_MEASURES)
 
 
 class FrozenSource:
+    """A frozen period's copy of the facts it counted (see do_freeze_period)."""
+
     frozen = True
 
     def __init__(self, period_row):
         self.period_row = period_row
 
+    def flow(self) -> QuerySet:
+        return self.period_row.facts.filter(measure__in=FLOW_MEASURES)
+
+    def stock(self) -> QuerySet:
+        return self.period_row.facts.filter(measure__in=STOCK_MEASURES)
+
     def rows(self, measure: str) -> QuerySet:
+        if measure not in MEASURES:
+            raise KeyError(measure)
         return self.period_row.facts.filter(measure=measure)
 
 
-def source_for(period: Period, cutoff: datetime | None = None):
+def source_for(period: Period):
     """The frozen snapshot of the period if there is one, else the live record."""
     from gridcity.evaluation.models import EvaluationPeriod
 
     row = EvaluationPeriod.objects.filter(key=period.key).first()
     if row is not None:
         return FrozenSource(row)
-    return LiveSource(window_for(period, cutoff))
+    return LiveSource(window_for(period))
 
 
 # ---------------------------------------------------------------------------------------------
 # Units
 
 
-def unit_column(unit_type: str, measure: str) -> str:
+def unit_column(unit_type: str) -> str:
     if unit_type == UnitType.DEPARTMENT:
         return "u_dept"
     if unit_type == UnitType.AREA:
-        return "u_cell"
-    if unit_type == UnitType.INSPECTOR and measure == "missed":
-        return "u_manager"
+        return "u_area"
     return "u_actor"
 
 
@@ -318,57 +171,74 @@ def list_units(unit_type: str) -> list[Unit]:
 
 
 class AreaRollup:
-    """Cell id → the ids of the cell and every area above it (one query, then in memory)."""
+    """Area id → the ids of the area and every area above it (one query, then in memory)."""
 
     def __init__(self):
-        self.id_by_code = dict(Area.objects.values_list("code", "pk"))
+        rows = list(Area.objects.filter(level__lt=AreaLevel.CELL).values_list("pk", "code", "path"))
+        self.id_by_code = {code: pk for pk, code, _ in rows}
+        self.paths = {pk: path for pk, _, path in rows}
         self.cache: dict[int, list[int]] = {}
-        self.paths = dict(Area.objects.filter(level=AreaLevel.CELL).values_list("pk", "path"))
 
-    def up(self, cell_id: int) -> list[int]:
-        if cell_id not in self.cache:
-            path = self.paths.get(cell_id, "")
-            self.cache[cell_id] = [
+    def up(self, area_id: int) -> list[int]:
+        if area_id not in self.cache:
+            path = self.paths.get(area_id, "")
+            self.cache[area_id] = [
                 self.id_by_code[c] for c in path.strip("/").split("/") if c in self.id_by_code
             ]
-        return self.cache[cell_id]
+        return self.cache[area_id]
 
 
-def _aggregate(qs: QuerySet, column: str, with_hours: bool) -> list[dict]:
-    ann = {
-        "n": Count("pk"),
-        "c1": Count("pk", filter=Q(f1=True)),
-        "c2": Count("pk", filter=Q(f2=True)),
-    }
-    if with_hours:
-        ann["dur"] = Sum(
-            ExpressionWrapper(F("at") - F("started_at"), output_field=DurationField()),
-            filter=Q(started_at__isnull=False),
+# Each unit column and the unit types it serves (the four kinds of people share u_actor).
+UNIT_COLUMNS = {
+    "u_dept": (UnitType.DEPARTMENT,),
+    "u_area": (UnitType.AREA,),
+    "u_actor": ind.PEOPLE_UNIT_TYPES,
+}
+
+
+def _grouped(qs: QuerySet, column: str, measures: set[str]) -> list[dict]:
+    return list(
+        qs.filter(measure__in=measures, **{f"{column}__isnull": False})
+        .order_by()
+        .values("measure", column)
+        .annotate(
+            n=Count("id"),
+            c1=Count("id", filter=Q(f1=True)),
+            c2=Count("id", filter=Q(f2=True)),
+            h=Sum("hours"),
         )
-    return list(qs.order_by().values(column).annotate(**ann))
+    )
+
+
+def measure_counts_all(source, unit_types=None) -> dict[str, dict[str, dict[str, Counts]]]:
+    """unit type → unit key → measure → Counts, for every measure that applies: one GROUP BY
+    per unit column over the period's facts (areas then rolled up their tree in memory)."""
+    wanted = set(unit_types or ind.UNIT_TYPE_LABELS)
+    out: dict[str, dict[str, dict[str, Counts]]] = {u: defaultdict(dict) for u in wanted}
+    rollup = AreaRollup() if UnitType.AREA in wanted else None
+    for column, types in UNIT_COLUMNS.items():
+        types = [t for t in types if t in wanted]
+        if not types:
+            continue
+        measures = {k for k, m in MEASURES.items() if m.units & set(types)}
+        for qs in (source.flow(), source.stock()):
+            for r in _grouped(qs, column, measures):
+                unit, measure = r[column], r["measure"]
+                targets = rollup.up(unit) if column == "u_area" else [unit]
+                for t in types:
+                    if t not in MEASURES[measure].units:
+                        continue
+                    for target in targets:
+                        c = out[t][str(target)].setdefault(measure, Counts())
+                        c.n += r["n"]
+                        c.f1 += r["c1"]
+                        c.f2 += r["c2"]
+                        c.hours += r["h"] or 0.0
+    return out
 
 
 def measure_counts(source, unit_type: str) -> dict[str, dict[str, Counts]]:
-    """unit key → measure → Counts, for every measure that applies to the unit type."""
-    out: dict[str, dict[str, Counts]] = defaultdict(dict)
-    rollup = AreaRollup() if unit_type == UnitType.AREA else None
-    for key, m in MEASURES.items():
-        if unit_type not in m.units:
-            continue
-        column = unit_column(unit_type, key)
-        for r in _aggregate(source.rows(key), column, key == "handle"):
-            unit = r[column]
-            if unit is None:
-                continue
-            hours = r["dur"].total_seconds() / 3600 if r.get("dur") else 0.0
-            targets = rollup.up(unit) if rollup else [unit]
-            for t in targets:
-                c = out[str(t)].setdefault(key, Counts())
-                c.n += r["n"]
-                c.f1 += r["c1"]
-                c.f2 += r["c2"]
-                c.hours += hours
-    return out
+    return measure_counts_all(source, [unit_type])[unit_type]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,11 +286,12 @@ class Ranking:
     indicators: list[str]
 
 
-def compute_ranking(period: Period, unit_type: str, *, source=None) -> Ranking:
+def compute_ranking(period: Period, unit_type: str, *, source=None, counts=None) -> Ranking:
     """Every unit of a type: its figures, score, grade and rank (areas: ranked within their
     level and area class, since unlike areas are evaluated separately)."""
     source = source or source_for(period)
-    counts = measure_counts(source, unit_type)
+    if counts is None:
+        counts = measure_counts(source, unit_type)
     defs = indicators_for(unit_type)
     name, items, grades = scheme_for(unit_type)
     results = []
@@ -445,6 +316,15 @@ def compute_ranking(period: Period, unit_type: str, *, source=None) -> Ranking:
             r.rank = ranks.get(r.unit.key)
     results.sort(key=lambda r: (r.unit.level or 0, r.rank is None, r.rank or 0, r.unit.name))
     return Ranking(period, unit_type, name, results, source.frozen, [d.key for d in defs])
+
+
+def compute_rankings(period: Period, *, source=None) -> dict[str, Ranking]:
+    """Every unit type's ranking, counted in one pass over the period's facts."""
+    source = source or source_for(period)
+    counts = measure_counts_all(source)
+    return {
+        u: compute_ranking(period, u, source=source, counts=counts[u]) for u in ind.UNIT_TYPE_LABELS
+    }
 
 
 def ranking_to_json(r: Ranking) -> dict:
@@ -517,23 +397,22 @@ def get_ranking(period_key: str, unit_type: str) -> Ranking:
 # Drill-down
 
 
-def _restrict(qs: QuerySet, unit_type: str, unit_key: str, measure: str) -> QuerySet:
-    column = unit_column(unit_type, measure)
+def _restrict(qs: QuerySet, unit_type: str, unit_key: str) -> QuerySet:
     if unit_type == UnitType.AREA:
         area = Area.objects.filter(pk=unit_key).first()
         if area is None:
             return qs.none()
-        cells = Area.objects.filter(level=AreaLevel.CELL, path__startswith=area.path).values("pk")
-        return qs.filter(u_cell__in=Subquery(cells))
-    return qs.filter(**{column: int(unit_key)})
+        within = Area.objects.filter(path__startswith=area.path).values("pk")
+        return qs.filter(u_area__in=within)
+    return qs.filter(**{unit_column(unit_type): int(unit_key)})
 
 
 def drill_rows(source, measure: str, flag: str, unit_type: str, unit_key: str) -> list[dict]:
-    qs = _restrict(source.rows(measure), unit_type, unit_key, measure)
+    qs = _restrict(source.rows(measure), unit_type, unit_key)
     if flag:
         qs = qs.filter(**{flag: True})
     return list(
-        qs.order_by("at", "pk").values(
+        qs.order_by("at", "event_id").values(
             "case_number", "at", "f1", "f2", "raw_overdue", "appealed", "channel"
         )
     )

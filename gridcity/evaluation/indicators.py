@@ -212,6 +212,8 @@ MEASURES: dict[str, MeasureDef] = {
         MeasureDef("sign", "签收", frozenset({D, A}), "按时"),
         MeasureDef("handle", "处置", frozenset({D, A}), "按时"),
         MeasureDef("overdue_open", "期末超期未处置", frozenset({D, A})),
+        MeasureDef("overdue_field", "期末超期未核实核查", frozenset({G, A})),
+        MeasureDef("overdue_centre", "期末超期未立案派遣结案", frozenset({A})),
         MeasureDef("rework", "返工", frozenset({D, A})),
         MeasureDef("return", "回退", frozenset({D, A})),
         MeasureDef("extension", "延期", frozenset({D, A})),
@@ -223,6 +225,10 @@ MEASURES: dict[str, MeasureDef] = {
         MeasureDef("callback", "回访", frozenset({D, A}), "满意"),
     )
 }
+
+
+# Counted at the period's end (open steps), not over the period: see compute.in_window.
+STOCK_MEASURES = ("overdue_open", "overdue_field", "overdue_centre")
 
 
 @dataclass(frozen=True)
@@ -300,8 +306,8 @@ INDICATORS: dict[str, IndicatorDef] = {
             "missed",
             "漏报数",
             _m("missed"),
-            "期内由市民、12345 热线或 Open311 上报（案件来源）且已立案的案件数；按案件所在网格归属"
-            "到该网格当前的责任网格员：这些问题本应由网格员巡查发现。",
+            "期内由市民、12345 热线或 Open311 上报（案件来源）且已立案的案件数；归属上报当时该网格"
+            "所在责任区的网格员（事后调整责任区不改变归属）：这些问题本应由网格员巡查发现。",
             L,
         ),
         _rate(
@@ -390,6 +396,22 @@ INDICATORS: dict[str, IndicatorDef] = {
             _m("overdue_open"),
             "期末时点：签收或处置环节已被标记超期（overdue 事件），且到期末该环节还没有任何后续"
             "流转的案件数（存量，不限于期内标记）。",
+            L,
+        ),
+        _count(
+            "overdue_unchecked",
+            "超期未核实核查数",
+            _m("overdue_field"),
+            "期末时点：核实或核查环节已被标记超期，且到期末还没有完成的案件数（存量）；归属标记超期时"
+            "负责该环节的网格员（已指派的网格员，否则为该网格的责任网格员）。",
+            L,
+        ),
+        _count(
+            "overdue_centre_open",
+            "超期未立案派遣结案数",
+            _m("overdue_centre"),
+            "期末时点：立案、派遣或结案环节（指挥中心的环节）已被标记超期，且到期末还没有完成的案件数"
+            "（存量）。",
             L,
         ),
         _count("reworks", "返工数", _m("rework"), "期内 check_fail（核查不通过、返工）事件数。", L),

@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from gridcity.cases.models import FactColumns
 from gridcity.evaluation.indicators import PERIOD_KIND_LABELS, UNIT_TYPE_LABELS
 
 UNIT_TYPE_CHOICES = list(UNIT_TYPE_LABELS.items())
@@ -107,34 +108,16 @@ class EvaluationPeriod(models.Model):
         return self.key
 
 
-class Fact(models.Model):
-    """One counted row of one measure, copied from the case record when the period froze.
-    Plain integer columns, not foreign keys: the snapshot must outlive any later edit."""
+class Fact(FactColumns):
+    """One counted row of one measure in a frozen period: a copy of the live fact
+    (cases.CaseFact) as it stood when the period froze."""
 
     period = models.ForeignKey(EvaluationPeriod, on_delete=models.CASCADE, related_name="facts")
-    measure = models.CharField(max_length=16)
-    event_id = models.BigIntegerField()
-    case_id = models.BigIntegerField()
-    case_number = models.CharField(max_length=20)
-    channel = models.CharField(max_length=16, blank=True)
-    at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True)
-    u_dept = models.BigIntegerField(null=True)
-    u_actor = models.BigIntegerField(null=True)
-    u_cell = models.BigIntegerField(null=True)
-    u_manager = models.BigIntegerField(null=True)
-    f1 = models.BooleanField(default=False)
-    f2 = models.BooleanField(default=False)
-    raw_overdue = models.BooleanField(default=False)
-    appealed = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("考评事实")
         verbose_name_plural = _("考评事实")
         indexes = [models.Index(fields=["period", "measure"], name="fact_period_measure")]
-
-    def __str__(self) -> str:
-        return f"{self.measure} {self.case_number}"
 
 
 class PeriodResult(models.Model):
