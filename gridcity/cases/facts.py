@@ -17,13 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
 from django.apps import apps as django_apps
 from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from gridcity.cases.models import PUBLIC_CHANNELS, CaseEvent, CaseFact, Channel, Status
+from gridcity.cases.models import (
+    PUBLIC_CHANNELS,
+    CaseEvent,
+    CaseFact,
+    Channel,
+    FactDay,
+    StaleDay,
+    Status,
+)
 from gridcity.cases.workflow import TRANSITIONS
 
 # Transitions that end the running step (and restart its clock); `assign` and `callback` don't.
@@ -39,6 +50,29 @@ PLAIN_COUNTS = {
     "approve_hold": "hold",
 }
 PUBLIC = frozenset(PUBLIC_CHANNELS)
+# The measures facts_for_case writes (their meaning: gridcity/evaluation/indicators.MEASURES).
+FLOW_MEASURES = (
+    "report",
+    "missed",
+    "verify",
+    "check",
+    "file",
+    "dispatch",
+    "sign",
+    "handle",
+    "rework",
+    "return",
+    "extension",
+    "hold",
+    "due_close",
+    "close",
+    "hotline_sign",
+    "hotline_close",
+    "callback",
+)
+# Counted at a period's end (steps still open then), not per day: never in FactDay.
+STOCK_MEASURES = ("overdue_open", "overdue_field", "overdue_centre")
+DIMENSIONS = ("u_dept", "u_actor", "u_area")
 SAME = object()  # a fact attributed like its event
 
 # The columns of a fact row, in the order facts_for_case returns them.
@@ -267,8 +301,9 @@ def _manager_lookup(beat_model=None):
 
 
 def refresh_case_facts(case_ids: Iterable[int]) -> int:
-    """Rewrite the facts of these cases from their events. Called by every case action in the
-    transaction that writes the event, so the facts never lag the record."""
+    """Rewrite the facts of these cases from their events and mark the days they fall on
+    stale. Called by every case action in the transaction that writes the event, so the facts
+    never lag the record."""
     ids = sorted(set(case_ids))
     events = (
         CaseEvent.objects.filter(case_id__in=ids)
@@ -276,12 +311,89 @@ def refresh_case_facts(case_ids: Iterable[int]) -> int:
         .values_list(*_EVENT_COLUMNS)
     )
     lookup = _manager_lookup()
-    rows = [r for case, evs in _split(events) for r in facts_for_case(case, evs, lookup)]
+    rows, days = [], set()
+    tz = timezone.get_current_timezone()
+    for case, evs in _split(events):
+        rows += facts_for_case(case, evs, lookup)
+        # A case's facts are dated by its events, so its old facts fell on these days too.
+        days.update(timezone.localdate(e.at, tz) for e in evs)
     CaseFact.objects.filter(case_id__in=ids).delete()
     CaseFact.objects.bulk_create(
         [CaseFact(**dict(zip(FACT_COLUMNS, r, strict=True))) for r in rows]
     )
+    StaleDay.objects.bulk_create([StaleDay(day=d) for d in days], ignore_conflicts=True)
     return len(rows)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(day, time.min, tz),
+        datetime.combine(day + timedelta(days=1), time.min, tz),
+    )
+
+
+def count_day(day: date) -> None:
+    """Replace the day's FactDay rows by a GROUP BY of its facts, one per unit column."""
+    start, end = _day_bounds(day)
+    FactDay.objects.filter(day=day).delete()
+    day_value = connection.ops.adapt_datefield_value(day)
+    for dimension in DIMENSIONS:
+        qs = (
+            # measure IN (…): one range of the (measure, at) index per measure.
+            CaseFact.objects.filter(
+                measure__in=FLOW_MEASURES,
+                at__gte=start,
+                at__lt=end,
+                **{f"{dimension}__isnull": False},
+            )
+            .order_by()
+            .values("measure", dimension)
+            .annotate(
+                n=Count("id"),
+                c1=Count("id", filter=Q(f1=True)),
+                c2=Count("id", filter=Q(f2=True)),
+                h=Coalesce(Sum("hours"), Value(0.0)),
+            )
+            .values_list("measure", dimension, "n", "c1", "c2", "h")
+        )
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {FactDay._meta.db_table} "
+                "(day, dimension, measure, unit, n, c1, c2, hours) "
+                f"SELECT %s, %s, counted.* FROM ({sql}) AS counted",
+                [day_value, dimension, *params],
+            )
+
+
+def refresh_stale_days(first: date | None = None, end: date | None = None) -> int:
+    """Recount the stale days in [first, end) (all when not given), one transaction each. Two
+    processes never both recount a day: the one that deletes its StaleDay row does."""
+    stale = StaleDay.objects.order_by("day")
+    if first is not None:
+        stale = stale.filter(day__gte=first)
+    if end is not None:
+        stale = stale.filter(day__lt=end)
+    done = 0
+    for day in list(stale.values_list("day", flat=True)):
+        with transaction.atomic():
+            if not StaleDay.objects.filter(day=day).delete()[0]:
+                continue  # another process took it
+            count_day(day)
+        done += 1
+    return done
+
+
+def mark_all_days_stale(facts=CaseFact, stale_days=StaleDay) -> int:
+    """After facts were written in bulk (a rebuild, a bulk load): every day they cover."""
+    bounds = facts.objects.aggregate(first=Min("at"), last=Max("at"))
+    if bounds["first"] is None:
+        return 0
+    first, last = (timezone.localdate(bounds[k]) for k in ("first", "last"))
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    stale_days.objects.bulk_create([stale_days(day=d) for d in days], ignore_conflicts=True)
+    return len(days)
 
 
 def rebuild_facts(batch: int = 20_000, stdout=None, apps=None) -> int:
@@ -314,6 +426,8 @@ def rebuild_facts(batch: int = 20_000, stdout=None, apps=None) -> int:
         total += len(rows)
         if stdout is not None:
             stdout.write(f"  … {total:,} facts up to case {last}")
+    get("cases", "FactDay").objects.all().delete()
+    mark_all_days_stale(get("cases", "CaseFact"), get("cases", "StaleDay"))
     return total
 
 

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from gridcity.accounts.models import Department, DepartmentKind, User
-from gridcity.cases.models import CaseFact
+from gridcity.cases.facts import FLOW_MEASURES, refresh_stale_days
+from gridcity.cases.models import CaseFact, FactDay
 from gridcity.evaluation import indicators as ind
 from gridcity.evaluation.indicators import (
     INDICATORS,
@@ -44,19 +45,22 @@ from gridcity.evaluation.indicators import (
 )
 from gridcity.grids.models import Area, AreaLevel
 
-FLOW_MEASURES = tuple(m for m in MEASURES if m not in STOCK_MEASURES)
-
 
 @dataclass(frozen=True)
 class Window:
     start: datetime
     end: datetime
+    first_day: date
+    end_day: date  # the day after the last
 
 
 def window_for(period: Period) -> Window:
     tz = timezone.get_current_timezone()
     return Window(
-        datetime.combine(period.start, time.min, tz), datetime.combine(period.end, time.min, tz)
+        datetime.combine(period.start, time.min, tz),
+        datetime.combine(period.end, time.min, tz),
+        period.start,
+        period.end,
     )
 
 
@@ -91,6 +95,24 @@ class LiveSource:
         qs = CaseFact.objects.filter(measure=measure)
         return in_window(qs, self.w, stock=measure in STOCK_MEASURES)
 
+    def counted(self, column: str, measures: set[str]) -> list[tuple]:
+        """(measure, unit, n, f1, f2, hours) per measure and unit: the flow measures from the
+        per-day counts (recounting the stale days first), the stock ones from the facts."""
+        refresh_stale_days(self.w.first_day, self.w.end_day)
+        flow = (
+            FactDay.objects.filter(
+                day__gte=self.w.first_day,
+                day__lt=self.w.end_day,
+                dimension=column,
+                measure__in=measures,
+            )
+            .order_by()
+            .values("measure", "unit")
+            .annotate(tn=Sum("n"), t1=Sum("c1"), t2=Sum("c2"), th=Sum("hours"))
+            .values_list("measure", "unit", "tn", "t1", "t2", "th")
+        )
+        return list(flow) + _grouped(self.stock(), column, measures)
+
 
 class FrozenSource:
     """A frozen period's copy of the facts it counted (see do_freeze_period)."""
@@ -100,16 +122,13 @@ class FrozenSource:
     def __init__(self, period_row):
         self.period_row = period_row
 
-    def flow(self) -> QuerySet:
-        return self.period_row.facts.filter(measure__in=FLOW_MEASURES)
-
-    def stock(self) -> QuerySet:
-        return self.period_row.facts.filter(measure__in=STOCK_MEASURES)
-
     def rows(self, measure: str) -> QuerySet:
         if measure not in MEASURES:
             raise KeyError(measure)
         return self.period_row.facts.filter(measure=measure)
+
+    def counted(self, column: str, measures: set[str]) -> list[tuple]:
+        return _grouped(self.period_row.facts.all(), column, measures)
 
 
 def source_for(period: Period):
@@ -196,23 +215,24 @@ UNIT_COLUMNS = {
 }
 
 
-def _grouped(qs: QuerySet, column: str, measures: set[str]) -> list[dict]:
+def _grouped(qs: QuerySet, column: str, measures: set[str]) -> list[tuple]:
     return list(
         qs.filter(measure__in=measures, **{f"{column}__isnull": False})
         .order_by()
         .values("measure", column)
         .annotate(
-            n=Count("id"),
-            c1=Count("id", filter=Q(f1=True)),
-            c2=Count("id", filter=Q(f2=True)),
-            h=Sum("hours"),
+            tn=Count("id"),
+            t1=Count("id", filter=Q(f1=True)),
+            t2=Count("id", filter=Q(f2=True)),
+            th=Sum("hours"),
         )
+        .values_list("measure", column, "tn", "t1", "t2", "th")
     )
 
 
 def measure_counts_all(source, unit_types=None) -> dict[str, dict[str, dict[str, Counts]]]:
-    """unit type → unit key → measure → Counts, for every measure that applies: one GROUP BY
-    per unit column over the period's facts (areas then rolled up their tree in memory)."""
+    """unit type → unit key → measure → Counts, for every measure that applies: grouped per
+    unit column (areas then rolled up their tree in memory)."""
     wanted = set(unit_types or ind.UNIT_TYPE_LABELS)
     out: dict[str, dict[str, dict[str, Counts]]] = {u: defaultdict(dict) for u in wanted}
     rollup = AreaRollup() if UnitType.AREA in wanted else None
@@ -221,19 +241,17 @@ def measure_counts_all(source, unit_types=None) -> dict[str, dict[str, dict[str,
         if not types:
             continue
         measures = {k for k, m in MEASURES.items() if m.units & set(types)}
-        for qs in (source.flow(), source.stock()):
-            for r in _grouped(qs, column, measures):
-                unit, measure = r[column], r["measure"]
-                targets = rollup.up(unit) if column == "u_area" else [unit]
-                for t in types:
-                    if t not in MEASURES[measure].units:
-                        continue
-                    for target in targets:
-                        c = out[t][str(target)].setdefault(measure, Counts())
-                        c.n += r["n"]
-                        c.f1 += r["c1"]
-                        c.f2 += r["c2"]
-                        c.hours += r["h"] or 0.0
+        for measure, unit, n, c1, c2, hours in source.counted(column, measures):
+            targets = rollup.up(unit) if column == "u_area" else [unit]
+            for t in types:
+                if t not in MEASURES[measure].units:
+                    continue
+                for target in targets:
+                    c = out[t][str(target)].setdefault(measure, Counts())
+                    c.n += n
+                    c.f1 += c1
+                    c.f2 += c2
+                    c.hours += hours or 0.0
     return out
 
 

@@ -1,17 +1,29 @@
 """The 通报 of a period: rankings, commendations (top N), criticisms (bottom N), the overdue
 and pushed-around (returned) lists — as XLSX (openpyxl) and as a PDF with a chart (reportlab,
-Chinese in its built-in CID font STSong-Light, so no font file is needed)."""
+Chinese in its built-in CID font STSong-Light, so no font file is needed).
+
+Departments first (sheets 部门排名 … and PDF sections 一…六); then a section per other group
+evaluated (SECTION_SPECS: 网格员, 街道, 社区, 派遣员, 受理员, 值班长), built once by
+build_bulletin and drawn by both outputs."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.utils import timezone
 
 from gridcity.accounts.models import Department
-from gridcity.evaluation.compute import Ranking, get_ranking, source_for
-from gridcity.evaluation.indicators import INDICATORS, UNIT_TYPE_LABELS, parse_period
+from gridcity.evaluation.compute import Ranking, UnitResult, get_ranking, source_for
+from gridcity.evaluation.indicators import (
+    DEFAULT_SCHEMES,
+    INDICATORS,
+    UNIT_TYPE_LABELS,
+    UnitType,
+    parse_period,
+)
+from gridcity.grids.models import AreaLevel
 
 SUMMARY_INDICATORS = [
     "handle_due",
@@ -21,6 +33,69 @@ SUMMARY_INDICATORS = [
     "rework_rate",
     "returns",
 ]
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One group ranked in the bulletin besides the departments. `level`: the area level the
+    group takes from the area ranking (None for people). `pdf_top`/`pdf_bottom`: how many of
+    the best/worst the PDF lists when there are more (None: all; the XLSX always lists all).
+    `commend`: whether the PDF names the best and the worst (通报表扬 / 通报批评)."""
+
+    key: str
+    label: str
+    unit_type: str
+    level: int | None = None
+    pdf_top: int | None = 10
+    pdf_bottom: int = 0
+    commend: bool = False
+
+
+SECTION_SPECS = (
+    SectionSpec("inspector", UNIT_TYPE_LABELS["inspector"], UnitType.INSPECTOR, commend=True),
+    SectionSpec("street", "街道", UnitType.AREA, AreaLevel.STREET, pdf_top=None, commend=True),
+    SectionSpec("community", "社区", UnitType.AREA, AreaLevel.COMMUNITY, pdf_bottom=5),
+    SectionSpec("dispatcher", UNIT_TYPE_LABELS["dispatcher"], UnitType.DISPATCHER),
+    SectionSpec("intake", UNIT_TYPE_LABELS["intake"], UnitType.INTAKE),
+    SectionSpec("shift_lead", UNIT_TYPE_LABELS["shift_lead"], UnitType.SHIFT_LEAD),
+)
+
+# The summary columns when a unit type has no scheme to take them from: its default scheme's.
+FALLBACK_INDICATORS = {s.unit_type: [item[0] for item in s.items] for s in DEFAULT_SCHEMES}
+MAX_SUMMARY_COLUMNS = 6
+
+
+@dataclass
+class Section:
+    """One ranked group of the bulletin (a kind of person, or one level of the area tree):
+    the XLSX sheet and the PDF section are both drawn from it."""
+
+    spec: SectionSpec
+    ranking: Ranking  # the whole ranking of the unit type (areas: every level)
+    units: list[UnitResult]  # this group's units in ranked order (areas: by class, then rank)
+    indicators: list[str]  # the summary indicator columns
+    praised: list[UnitResult] = field(default_factory=list)
+    criticised: list[UnitResult] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.spec.label}排名"
+
+    @property
+    def scored(self) -> list[UnitResult]:
+        return [u for u in self.units if u.score is not None]
+
+    @property
+    def has_classes(self) -> bool:
+        """Areas of different classes are ranked separately: show the class beside the rank."""
+        return any(u.unit.area_class for u in self.units)
+
+    def groups(self) -> list[tuple[str, list[UnitResult]]]:
+        """The units by area class (one group with class "" when there are no classes)."""
+        out: dict[str, list[UnitResult]] = {}
+        for u in self.units:
+            out.setdefault(u.unit.area_class, []).append(u)
+        return list(out.items())
 
 
 @dataclass
@@ -33,14 +108,54 @@ class Bulletin:
     criticised: list
     overdue: list[dict]  # case, department, what
     returned: list[dict]
+    sections: list[Section] = field(default_factory=list)  # the other units, SECTION_SPECS order
+
+
+def praise_and_criticise(units: list[UnitResult], top_n: int) -> tuple[list, list]:
+    """The best top_n scored units, and the worst top_n (worst first) not among the best."""
+    scored = [u for u in units if u.score is not None]
+    praised = scored[:top_n]
+    criticised = [u for u in reversed(scored[-top_n:]) if u not in praised]
+    return praised, criticised
+
+
+def summary_indicators(ranking: Ranking) -> list[str]:
+    """The indicator columns for a unit type: its scheme's own (as scored on the first unit),
+    else its default scheme's; only indicators the ranking has figures for."""
+    keys = [ln.indicator for ln in ranking.units[0].lines] if ranking.units else []
+    keys = keys or FALLBACK_INDICATORS.get(ranking.unit_type, [])
+    return [k for k in keys if k in INDICATORS and k in ranking.indicators][:MAX_SUMMARY_COLUMNS]
+
+
+def build_section(spec: SectionSpec, ranking: Ranking, top_n: int) -> Section:
+    units = ranking.units
+    if spec.level is not None:
+        units = [u for u in units if u.unit.level == spec.level]
+        # Ranked within each class: keep each class together, in rank order (stable sort).
+        units = sorted(units, key=lambda u: u.unit.area_class)
+    section = Section(spec, ranking, units, summary_indicators(ranking))
+    if spec.commend:
+        for _, group in section.groups():
+            praised, criticised = praise_and_criticise(group, top_n)
+            section.praised += praised
+            section.criticised += criticised
+    return section
+
+
+def build_sections(period_key: str, top_n: int = 3) -> list[Section]:
+    rankings: dict[str, Ranking] = {}
+    sections = []
+    for spec in SECTION_SPECS:
+        if spec.unit_type not in rankings:
+            rankings[spec.unit_type] = get_ranking(period_key, spec.unit_type)
+        sections.append(build_section(spec, rankings[spec.unit_type], top_n))
+    return sections
 
 
 def build_bulletin(period_key: str, top_n: int = 3) -> Bulletin:
     period = parse_period(period_key)
     ranking = get_ranking(period_key, "department")
-    scored = [u for u in ranking.units if u.score is not None]
-    praised = scored[:top_n]
-    criticised = [u for u in reversed(scored[-top_n:]) if u not in praised]
+    praised, criticised = praise_and_criticise(ranking.units, top_n)
     source = source_for(period)
     names = dict(Department.objects.values_list("pk", "name"))
     overdue = []
@@ -80,11 +195,68 @@ def build_bulletin(period_key: str, top_n: int = 3) -> Bulletin:
         criticised,
         overdue,
         returned,
+        build_sections(period_key, top_n),
     )
 
 
 def _fmt(v) -> str:
     return "—" if v is None else str(v)
+
+
+NO_DATA = "本期无考评数据"
+
+
+def section_head(section: Section) -> list[str]:
+    return (
+        ["名次", "名称"]
+        + (["类别"] if section.has_classes else [])
+        + ["得分", "等级"]
+        + [INDICATORS[k].name for k in section.indicators]
+    )
+
+
+def section_row(section: Section, u: UnitResult) -> list:
+    """One unit's cells, unformatted (None where there is no value)."""
+    figures = [u.figures.get(k) for k in section.indicators]
+    return (
+        [u.rank, u.unit.name]
+        + ([u.unit.area_class or "—"] if section.has_classes else [])
+        + [u.score, u.grade or None]
+        + [f.value if f is not None else None for f in figures]
+    )
+
+
+def pdf_rows(section: Section) -> tuple[list[UnitResult | None], int]:
+    """The units the PDF lists, per class: all when there are few, else the best
+    `pdf_top` and the worst `pdf_bottom` scored units, None marking the gap between them;
+    and how many units are left out."""
+    spec, shown = section.spec, []
+    for _, units in section.groups():
+        if spec.pdf_top is None or len(units) <= spec.pdf_top + spec.pdf_bottom:
+            shown += units
+            continue
+        scored = [u for u in units if u.score is not None]
+        if len(scored) <= spec.pdf_top + spec.pdf_bottom:
+            shown += scored
+        else:
+            shown += scored[: spec.pdf_top]
+            if spec.pdf_bottom:
+                shown += [None] + scored[-spec.pdf_bottom :]
+    return shown, len(section.units) - sum(1 for u in shown if u is not None)
+
+
+def _who(section: Section, u: UnitResult) -> str:
+    cls = f"（{u.unit.area_class}）" if section.has_classes and u.unit.area_class else ""
+    return f"{u.unit.name}{cls}"
+
+
+def _cn(n: int) -> str:
+    """1…99 in Chinese numerals, for the section numbers."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    if not tens:
+        return digits[ones]
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
 
 
 def _local(dt) -> str:
@@ -124,12 +296,49 @@ def bulletin_xlsx(period_key: str) -> bytes:
     s.append(["案件编号", "回退部门", "回退时间"])
     for r in b.returned:
         s.append([r["case"], r["department"], _local(r["at"])])
+    for section in b.sections:
+        _section_sheet(wb.create_sheet(section.title), b, section, Font)
     for sheet in wb.worksheets:
         sheet.column_dimensions["A"].width = 18
         sheet.column_dimensions["B"].width = 22
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _section_sheet(ws, b: Bulletin, section: Section, Font) -> None:
+    """A unit type's full ranking: title, state and scheme, then a row per unit (numbers as
+    numbers, so the sheet sorts; "—" where there is no value)."""
+    from openpyxl.utils import get_column_letter
+
+    ws.append([f"{b.title}——{section.title}"])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(
+        [
+            "状态",
+            "已冻结" if section.ranking.frozen else "实时计算（未冻结）",
+            "方案",
+            section.ranking.scheme or "—",
+        ]
+    )
+    if section.has_classes:
+        ws.append(["说明", "按区域类别分别排名"])
+    else:
+        ws.append([])
+    head = section_head(section)
+    ws.append(head)
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
+    if not section.scored:
+        ws.append([NO_DATA])
+        return
+    for u in section.units:
+        ws.append(["—" if v is None else v for v in section_row(section, u)])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, Decimal):
+                cell.number_format = "0.00"
+    for i in range(3, len(head) + 1):
+        ws.column_dimensions[get_column_letter(i)].width = 14
 
 
 FONT = "STSong-Light"
@@ -221,6 +430,9 @@ def bulletin_pdf(period_key: str) -> bytes:
         [r["case"], r["department"], _local(r["at"])] for r in b.returned[:200]
     ]
     story.append(_table(rows, Table, TableStyle, colors) if b.returned else Paragraph("无。", body))
+    for number, section in enumerate(b.sections, start=7):
+        story.append(Paragraph(f"{_cn(number)}、{section.title}", h2))
+        story += _section_story(section, body, Paragraph, Table, TableStyle, colors)
     story.append(Spacer(1, 8 * mm))
     story.append(Paragraph(f"生成时间：{_local(timezone.now())}　网格精治 GridCity", body))
 
@@ -236,6 +448,55 @@ def bulletin_pdf(period_key: str) -> bytes:
     )
     doc.build(story)
     return buf.getvalue()
+
+
+def _section_story(section: Section, body, Paragraph, Table, TableStyle, colors) -> list:
+    """A unit type's PDF section: its scheme, its ranking table (see pdf_rows for how many
+    rows), then for grid managers and streets the commended and the criticised."""
+    people = section.spec.level is None
+    word = "人" if people else "个"
+    story = [Paragraph(f"考评方案：{section.ranking.scheme or '—'}。", body)]
+    scored = section.scored
+    if not scored:
+        story.append(Paragraph(f"{NO_DATA}。", body))
+        return story
+    every = f"{len(section.units)} {word}" + ("" if people else section.spec.label)
+    note = f"参评 {every}，其中 {len(scored)} {word}有得分"
+    if section.has_classes:
+        note += "，按区域类别分别排名"
+    story.append(Paragraph(note + "。", body))
+    head = section_head(section)
+    shown, left_out = pdf_rows(section)
+    data = [head] + [
+        [_fmt(v) for v in section_row(section, u)] if u is not None else ["…"] * len(head)
+        for u in shown
+    ]
+    story.append(_table(data, Table, TableStyle, colors))
+    if left_out:
+        story.append(Paragraph(f"另有 {left_out} {word}未列出，详见 XLSX 通报附表。", body))
+    if section.spec.commend:
+        story.append(Paragraph("通报表扬：", body))
+        for u in section.praised:
+            story.append(
+                Paragraph(
+                    f"{_who(section, u)}：综合得分 {u.score}，等级 {u.grade}，排名第 {u.rank}。",
+                    body,
+                )
+            )
+        if not section.praised:
+            story.append(Paragraph("本期无。", body))
+        story.append(Paragraph("通报批评：", body))
+        for u in section.criticised:
+            story.append(
+                Paragraph(
+                    f"{_who(section, u)}：综合得分 {u.score}，等级 {u.grade}，排名第 {u.rank}，"
+                    "请对照考评指标查找差距，限期整改。",
+                    body,
+                )
+            )
+        if not section.criticised:
+            story.append(Paragraph("本期无。", body))
+    return story
 
 
 def _table(data, Table, TableStyle, colors):
@@ -279,4 +540,12 @@ def criticism_draft(
     )
 
 
-__all__ = ["build_bulletin", "bulletin_xlsx", "bulletin_pdf", "criticism_draft", "UNIT_TYPE_LABELS"]
+__all__ = [
+    "build_bulletin",
+    "bulletin_xlsx",
+    "bulletin_pdf",
+    "criticism_draft",
+    "Section",
+    "SECTION_SPECS",
+    "UNIT_TYPE_LABELS",
+]

@@ -7,11 +7,12 @@ import pytest
 from django.core.management import call_command
 
 from gridcity.cases.actions import sweep_deadlines
-from gridcity.cases.facts import FACT_COLUMNS, rebuild_facts
-from gridcity.cases.models import CaseFact, Channel
+from gridcity.cases.facts import DIMENSIONS, FACT_COLUMNS, STOCK_MEASURES, rebuild_facts
+from gridcity.cases.models import CaseFact, Channel, StaleDay
 from gridcity.evaluation.actions import do_file_appeal, do_review_appeal
-from gridcity.evaluation.compute import get_ranking
-from gridcity.evaluation.tests.scenario import act, at, build_september, report
+from gridcity.evaluation.compute import LiveSource, _grouped, get_ranking, window_for
+from gridcity.evaluation.indicators import MEASURES, parse_period
+from gridcity.evaluation.tests.scenario import act, at, build_september, report, walk
 from gridcity.grids.models import Beat
 
 COLUMNS = list(FACT_COLUMNS)
@@ -96,3 +97,33 @@ def test_rates_over_nothing_are_blank_not_zero(city):
     assert (department["close_due"], department["close_rate"]) == (0, None)
     area = figures("area", "上城区")
     assert (area["reported"], area["valid_report_rate"]) == (0, None)
+
+
+def test_the_figures_follow_a_case_closed_days_after_it_was_filed(city):
+    cases = build_september(city, october=False)
+    assert figures("department", "城市管理执法科室")["closed"] == 3  # counted once: days kept
+    assert not StaleDay.objects.filter(day__month=9).exists()
+    walk(
+        city,
+        cases["B"],
+        [
+            ("report_back", "enforcement", at(10, 9, 9)),
+            ("check_pass", "inspector", at(10, 9, 9, 30)),
+            ("close", "shift_lead", at(10, 9, 10)),
+        ],
+    )
+    # B's September facts changed on 9 October: its September days were marked stale.
+    assert StaleDay.objects.filter(day__month=9).exists()
+    assert figures("department", "城市管理执法科室")["closed"] == 4
+
+
+def test_the_day_counts_add_up_to_the_facts(city):
+    build_september(city)
+    source = LiveSource(window_for(parse_period("2025-09")))
+    for column in DIMENSIONS:
+        measures = set(MEASURES) - set(STOCK_MEASURES)
+        by_day = sorted((*r[:5], round(r[5] or 0, 6)) for r in source.counted(column, measures))
+        direct = sorted(
+            (*r[:5], round(r[5] or 0, 6)) for r in _grouped(source.flow(), column, measures)
+        )
+        assert by_day == direct and len(direct) > 5, column

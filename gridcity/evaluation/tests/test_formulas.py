@@ -93,3 +93,22 @@ def test_it_grades_and_ranks():
         "a": 2,
         "c": 2,
     }
+
+
+def test_the_published_definitions_are_the_ones_in_the_code():
+    from pathlib import Path
+
+    from gridcity.evaluation.indicators import INDICATORS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for key, indicator in INDICATORS.items():
+        assert f"| {indicator.name} | `{key}` |" in readme, key
+        assert indicator.definition in readme, key
+
+
+def test_every_measure_is_one_the_facts_write():
+    from gridcity.cases import facts
+    from gridcity.evaluation.indicators import MEASURES, STOCK_MEASURES
+
+    assert set(MEASURES) == set(facts.FLOW_MEASURES) | set(facts.STOCK_MEASURES)
+    assert STOCK_MEASURES == facts.STOCK_MEASURES

@@ -91,7 +91,7 @@ def test_it_writes_the_bulletin_in_chinese(city, september):
     from openpyxl import load_workbook
 
     wb = load_workbook(BytesIO(bulletin_xlsx("2025-09")))
-    assert wb.sheetnames == ["部门排名", "通报表扬", "通报批评", "超期案件", "推诿（回退）案件"]
+    assert wb.sheetnames[:5] == ["部门排名", "通报表扬", "通报批评", "超期案件", "推诿（回退）案件"]
     names = [r[1] for r in wb["部门排名"].iter_rows(min_row=5, values_only=True)]
     assert names[:2] == ["市政设施科室", "城市管理执法科室"]
     returned = [r[0] for r in wb["推诿（回退）案件"].iter_rows(min_row=2, values_only=True)]
