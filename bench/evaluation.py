@@ -37,6 +37,7 @@ FIRST_MONTH = datetime(2024, 10, 1, tzinfo=TZ)
 MONTHS = 12
 PERIOD = "2025-09"
 YEAR = "2024-10-01~2025-09-30"
+STILL_OPEN_AFTER = datetime(2025, 9, 1, tzinfo=TZ)
 TABLES = ("cases_case", "cases_caseevent", "cases_casefact")
 EVENT_COLUMNS = (
     "id",
@@ -288,23 +289,30 @@ class CaseWriter:
             ev("dispatch", "dispatched", dispatcher, dept=dept, step="dispatch",
                data=texts.data(redispatch=True))  # fmt: skip
         h = c["handlers"][dept]
-        open_case = rnd.random() < 0.08
-        if open_case and rnd.random() < 0.5:
+        # 8 % of cases go overdue while the department holds them (the sweeper's mark); those
+        # of the last month are still open at the end of the data, older ones were finished late.
+        late_case = rnd.random() < 0.08
+        still_open = late_case and t >= STILL_OPEN_AFTER
+        late_sign = late_case and rnd.random() < 0.5
+        if late_sign:
             ev("overdue", "dispatched", system, dept=dept, step="sign", late=True, gap=600)
-            return dept
-        ev("sign", "handling", h, dept=dept, step="sign", late=rnd.random() < 0.08)
+            if still_open:
+                return dept
+        ev("sign", "handling", h, dept=dept, step="sign", late=late_sign or rnd.random() < 0.08)
         rounds = 3 if rnd.random() < 0.02 else 2 if rnd.random() < 0.06 else 1
         for i in range(rounds):
-            if open_case and i == rounds - 1:
+            late_handle = late_case and not late_sign and i == rounds - 1
+            if late_handle:
                 ev("overdue", "handling", system, dept=dept, step="handle", late=True, gap=1440)
-                return dept
+                if still_open:
+                    return dept
             ev(
                 "report_back",
                 "handled",
                 h,
                 dept=dept,
                 step="handle",
-                late=rnd.random() < 0.1,
+                late=late_handle or rnd.random() < 0.1,
                 gap=90,
             )
             checker = inspectors.get(manager) or rnd.choice(intake)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 
 from django.apps import apps as django_apps
@@ -73,6 +73,9 @@ FLOW_MEASURES = (
 # Counted at a period's end (steps still open then), not per day: never in FactDay.
 STOCK_MEASURES = ("overdue_open", "overdue_field", "overdue_centre")
 DIMENSIONS = ("u_dept", "u_actor", "u_area")
+# The end of a step that has not ended: far in the future rather than NULL, so "still open at
+# the period's end" is one range (ended_at ≥ end) of one small index.
+NOT_ENDED = datetime(9999, 1, 1, tzinfo=UTC)
 SAME = object()  # a fact attributed like its event
 
 # The columns of a fact row, in the order facts_for_case returns them.
@@ -234,16 +237,16 @@ def facts_for_case(case: CaseRow, events: list[EventRow], fallback_manager=None)
             add("callback", e, f1=e.data.get("satisfied") is True)
         elif a == "overdue" and case.status not in ENDED_BADLY:
             if e.step in DEPARTMENT_STEPS:
-                add("overdue_open", e, ended_at=step_end_after[i])
+                add("overdue_open", e, ended_at=step_end_after[i] or NOT_ENDED)
             elif e.step in FIELD_STEPS:
                 add(
                     "overdue_field",
                     e,
                     actor=e.data.get("responsible"),
-                    ended_at=step_end_after[i],
+                    ended_at=step_end_after[i] or NOT_ENDED,
                 )
             elif e.step in CENTRE_STEPS:
-                add("overdue_centre", e, ended_at=step_end_after[i])
+                add("overdue_centre", e, ended_at=step_end_after[i] or NOT_ENDED)
         if a in PLAIN_COUNTS:
             add(PLAIN_COUNTS[a], e)
         if a == "check_fail":

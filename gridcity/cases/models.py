@@ -345,7 +345,7 @@ class FactColumns(models.Model):
     case_number = models.CharField(max_length=20)
     channel = models.CharField(max_length=16, blank=True)
     at = models.DateTimeField()
-    # Overdue marks: when the marked step ended (null while it runs).
+    # Overdue marks: when the marked step ended (facts.NOT_ENDED while it runs).
     ended_at = models.DateTimeField(null=True)
     # Handling: hours since the dispatch or rework this report-back answers.
     hours = models.FloatField(null=True)
@@ -376,6 +376,12 @@ class CaseFact(FactColumns):
         indexes = [
             models.Index(fields=["case_id"], name="casefact_case"),
             models.Index(fields=["measure", "at"], name="casefact_measure_at"),
+            # The overdue marks, by when their step ended: the steps open at a period's end.
+            models.Index(
+                fields=["measure", "ended_at"],
+                name="casefact_open_steps",
+                condition=models.Q(measure__in=("overdue_open", "overdue_field", "overdue_centre")),
+            ),
         ]
 
 

@@ -72,7 +72,7 @@ def in_window(qs: QuerySet, w: Window, *, stock: bool) -> QuerySet:
     """Flow measures: the rows dated in the period. Stock measures: the overdue marks made
     before the period's end whose step had not ended by then."""
     if stock:
-        return qs.filter(at__lt=w.end).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=w.end))
+        return qs.filter(at__lt=w.end, ended_at__gte=w.end)
     return qs.filter(at__gte=w.start, at__lt=w.end)
 
 
