@@ -4,7 +4,9 @@ one immutable event per state change, side effects after commit."""
 import hashlib
 import json
 import math
+import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -184,11 +186,34 @@ def _beat_manager(case: Case, known: User | None = None) -> dict:
     return {"beat_manager": manager.pk} if manager else {}
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def _facts_once():
+    """Inside an action's transaction: the cases its events touch get their evaluation facts
+    rewritten once, at the end (an intake writes report, file and dispatch events)."""
+    if getattr(_batch, "case_ids", None) is not None:
+        yield
+        return
+    _batch.case_ids = set()
+    try:
+        yield
+        if _batch.case_ids:
+            refresh_case_facts(_batch.case_ids)
+    finally:
+        _batch.case_ids = None
+
+
 def _add_event(**fields) -> CaseEvent:
     """Write one event and bring its case's evaluation facts up to date, in the caller's
     transaction: every event of a case is written here."""
     event = CaseEvent.objects.create(**fields)
-    refresh_case_facts([event.case_id])
+    pending = getattr(_batch, "case_ids", None)
+    if pending is None:
+        refresh_case_facts([event.case_id])
+    else:
+        pending.add(event.case_id)
     return event
 
 
@@ -257,7 +282,7 @@ def do_report_case(
             raise InvalidInput(f"部件 {inp.component_code} 不存在", field="component_code")
     location = locate(lon, lat) if lon is not None else None
     try:
-        with transaction.atomic():
+        with transaction.atomic(), _facts_once():
             return _report_in_transaction(
                 inp,
                 actor,
@@ -496,7 +521,7 @@ def do_transition_case(
     case_id = case.pk if isinstance(case, Case) else case
     photos = check_photos(data.photos)
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), _facts_once():
         locked = _lock_visible_case(acting_user, case_id)
         if locked.status not in t.sources:
             allowed = [x.action for x in available_transitions(locked, acting_user)]
@@ -848,7 +873,7 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
     if role not in (Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN):
         raise Forbidden("只有受理员或值班长可以取消重复关联")
     report_id = report.pk if isinstance(report, Report) else report
-    with transaction.atomic():
+    with transaction.atomic(), _facts_once():
         report = Report.objects.select_for_update().filter(pk=report_id).first()
         if report is None or not visible_to(acting_user).filter(pk=report.case_id).exists():
             raise NotFound("上报记录不存在或无权查看")

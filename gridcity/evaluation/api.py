@@ -68,7 +68,8 @@ def indicators(request, unit_type: str, period: str, unit: str = ""):
 
 
 @router.get("/evaluation/drilldown", summary="指标明细：背后的案件")
-def drill(request, indicator: str, unit_type: str, unit: str, period: str):
+def drill(request, indicator: str, unit_type: str, unit: str, period: str, page: int = 1):
+    """The cases behind a figure, 500 rows of the numerator and of the denominator per page."""
     _check(unit_type, period)
     if indicator not in INDICATORS:
         raise HttpError(422, "未知的指标")
@@ -76,7 +77,9 @@ def drill(request, indicator: str, unit_type: str, unit: str, period: str):
         raise HttpError(403, "无权查看该单位的考评")
     if not unit.isdigit():
         raise HttpError(422, "unit 应为评价对象的编号")
-    d = drilldown(indicator, unit_type, unit, period)
+    if page < 1:
+        raise HttpError(422, "page 应为不小于 1 的整数")
+    d = drilldown(indicator, unit_type, unit, period, page)
 
     def rows(rs):
         return [
@@ -95,5 +98,9 @@ def drill(request, indicator: str, unit_type: str, unit: str, period: str):
         "definition": d["indicator"].definition,
         "numerator": rows(d["numerator"]),
         "denominator": rows(d["denominator"]),
+        "numerator_total": d["numerator_total"],
+        "denominator_total": d["denominator_total"],
+        "page": d["page"],
+        "pages": d["pages"],
         "cases": sorted({r["case_number"] for r in d["numerator"]}),
     }

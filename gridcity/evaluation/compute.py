@@ -425,24 +425,57 @@ def _restrict(qs: QuerySet, unit_type: str, unit_key: str) -> QuerySet:
     return qs.filter(**{unit_column(unit_type): int(unit_key)})
 
 
-def drill_rows(source, measure: str, flag: str, unit_type: str, unit_key: str) -> list[dict]:
+DRILL_FIELDS = ("case_number", "at", "f1", "f2", "raw_overdue", "appealed", "channel")
+DRILL_PAGE = 500
+
+
+def _drill_qs(source, measure: str, flag: str, unit_type: str, unit_key: str) -> QuerySet:
     qs = _restrict(source.rows(measure), unit_type, unit_key)
     if flag:
         qs = qs.filter(**{flag: True})
-    return list(
-        qs.order_by("at", "event_id").values(
-            "case_number", "at", "f1", "f2", "raw_overdue", "appealed", "channel"
-        )
-    )
+    return qs.order_by("at", "event_id").values(*DRILL_FIELDS)
 
 
-def drilldown(indicator_key: str, unit_type: str, unit_key: str, period_key: str) -> dict:
-    """The rows behind one figure: its numerator's rows and its denominator's rows."""
+def drill_rows(source, measure: str, flag: str, unit_type: str, unit_key: str) -> list[dict]:
+    return list(_drill_qs(source, measure, flag, unit_type, unit_key))
+
+
+def _page(querysets: list[QuerySet], offset: int, limit: int) -> tuple[list[dict], int]:
+    """Rows offset … offset + limit of the querysets one after another, and their total."""
+    rows: list[dict] = []
+    total = 0
+    for qs in querysets:
+        n = qs.count()
+        lo, hi = max(offset - total, 0), max(offset + limit - total, 0)
+        if hi > 0 and lo < n:
+            rows += list(qs[lo : min(hi, n)])
+        total += n
+    return rows, total
+
+
+def drilldown(
+    indicator_key: str, unit_type: str, unit_key: str, period_key: str, page: int = 1
+) -> dict:
+    """The rows behind one figure, a page at a time: its numerator's rows and its
+    denominator's rows (a city's month can put a hundred thousand cases behind one figure)."""
     d = INDICATORS[indicator_key]
     period = parse_period(period_key)
     source = source_for(period)
-    num = drill_rows(source, d.numerator.measure, d.numerator.flag, unit_type, unit_key)
-    den: list[dict] = []
-    for ref in d.denominator:
-        den += drill_rows(source, ref.measure, ref.flag, unit_type, unit_key)
-    return {"indicator": d, "period": period, "numerator": num, "denominator": den}
+    offset = (max(page, 1) - 1) * DRILL_PAGE
+
+    def qs(ref):
+        return _drill_qs(source, ref.measure, ref.flag, unit_type, unit_key)
+
+    num, num_total = _page([qs(d.numerator)], offset, DRILL_PAGE)
+    den, den_total = _page([qs(r) for r in d.denominator], offset, DRILL_PAGE)
+    pages = max(1, -(-max(num_total, den_total) // DRILL_PAGE))
+    return {
+        "indicator": d,
+        "period": period,
+        "numerator": num,
+        "denominator": den,
+        "numerator_total": num_total,
+        "denominator_total": den_total,
+        "page": min(max(page, 1), pages),
+        "pages": pages,
+    }

@@ -85,8 +85,15 @@ def drill_page(request: HttpRequest) -> HttpResponse:
     if not may_view(request.user, unit_type, unit):
         raise PermissionDenied("无权查看")
     period = _period(request)
-    d = drilldown(key, unit_type, unit, period)
-    return render(request, "evaluation/drilldown.html", {"d": d, "period": period})
+    page = request.GET.get("page", "1")
+    d = drilldown(key, unit_type, unit, period, int(page) if page.isdigit() else 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "evaluation/drilldown.html",
+        {"d": d, "period": period, "query": query.urlencode()},
+    )
 
 
 def _svg_trend(points: list[tuple[str, Decimal | None]]) -> str:

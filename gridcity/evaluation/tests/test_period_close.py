@@ -137,3 +137,27 @@ def test_the_pages_and_api_answer_the_leader_and_not_the_outsider(city, septembe
     )
     assert leader.get("/api/evaluation/indicators?unit_type=x&period=2025-09").status_code == 422
     assert leader.get("/api/evaluation/indicators?unit_type=area&period=2025-13").status_code == 422
+
+
+def test_a_long_drilldown_comes_a_page_at_a_time(city, september, monkeypatch):
+    from gridcity.evaluation import compute
+
+    monkeypatch.setattr(compute, "DRILL_PAGE", 2)
+    dept = city.departments["CGZF"].pk
+    leader = Client()
+    leader.force_login(city.people["leader"])
+    url = (
+        f"/api/evaluation/drilldown?indicator=handle_on_time_rate&unit_type=department"
+        f"&unit={dept}&period=2025-09"
+    )
+    pages = [leader.get(f"{url}&page={p}").json() for p in (1, 2, 3)]
+    assert [p["numerator_total"] for p in pages] == [5, 5, 5]  # A, C ×3, F
+    assert [len(p["numerator"]) for p in pages] == [2, 2, 1]
+    assert [p["pages"] for p in pages] == [3, 3, 3]
+    seen = [r["case"] for p in pages for r in p["numerator"]]
+    assert sorted(seen) == sorted(
+        [september[k].number for k in "ACCCF"]
+    )  # every row once, in order of time
+    assert leader.get(f"{url}&page=0").status_code == 422
+    page = leader.get(f"/evaluation/drilldown/?{url.split('?')[1]}&page=2")
+    assert "第 2 / 3 页" in page.content.decode() and "计入分子（5）" in page.content.decode()
