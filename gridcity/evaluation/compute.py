@@ -2,10 +2,10 @@
 
 The counting reads *facts* (gridcity/cases/facts.py): one row per counted event, with the
 units it is attributed to and the flags that depend on what happened to its case afterwards,
-kept current by the case actions in the transaction of every event. A period's figures are
-then one GROUP BY per unit column over the facts in the period; the rows behind a figure are a
-filter on the same facts. A frozen period reads the copy of its facts taken when it was
-frozen, through the same code (`LiveSource` and `FrozenSource` differ only in their table).
+kept current by the case actions in the transaction of every event. A live period adds up the
+per-day counts of its facts (cases.FactDay), recounting first the days the actions marked stale;
+the rows behind a figure are a filter on the facts themselves. A frozen period reads the copy
+of its facts taken when it was frozen (`FrozenSource`), grouped directly.
 
 Rules common to every measure: an event counts in a period when `start ≤ at < end` (local
 dates, Asia/Shanghai). The stock measures (steps overdue and still open at the period's end)

@@ -161,3 +161,18 @@ def test_a_long_drilldown_comes_a_page_at_a_time(city, september, monkeypatch):
     assert leader.get(f"{url}&page=0").status_code == 422
     page = leader.get(f"/evaluation/drilldown/?{url.split('?')[1]}&page=2")
     assert "第 2 / 3 页" in page.content.decode() and "计入分子（5）" in page.content.decode()
+
+
+def test_a_period_is_frozen_from_the_command_line(city, september):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("freeze-period", "2025-09", "--user", "leader", stdout=out)
+    assert "2025-09 已冻结" in out.getvalue()
+    assert get_ranking("2025-09", "department").frozen
+    with pytest.raises(CommandError, match="已冻结"):
+        call_command("freeze-period", "2025-09", "--user", "leader")
+    with pytest.raises(CommandError, match="只有领导或值班长"):
+        call_command("freeze-period", "2025-08", "--user", "sanitation")
