@@ -337,9 +337,13 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def count_day(day: date) -> None:
-    """Replace the day's FactDay rows by a GROUP BY of its facts, one per unit column."""
+    """Replace the day's FactDay rows by its facts grouped per measure and unit, for each unit
+    column: on PostgreSQL one scan with GROUPING SETS, elsewhere one GROUP BY per column."""
     start, end = _day_bounds(day)
     FactDay.objects.filter(day=day).delete()
+    if connection.vendor == "postgresql":
+        _count_day_grouping_sets(day, start, end)
+        return
     day_value = connection.ops.adapt_datefield_value(day)
     for dimension in DIMENSIONS:
         qs = (
@@ -368,6 +372,34 @@ def count_day(day: date) -> None:
                 f"SELECT %s, %s, counted.* FROM ({sql}) AS counted",
                 [day_value, dimension, *params],
             )
+
+
+# GROUPING(u_dept, u_actor, u_area) has a 1 bit for each column *not* grouped: 0b011 is the
+# (measure, u_dept) set, 0b101 (measure, u_actor), 0b110 (measure, u_area).
+_GROUPING_SETS_SQL = f"""
+INSERT INTO {FactDay._meta.db_table} (day, dimension, measure, unit, n, c1, c2, hours)
+SELECT %s,
+       CASE GROUPING(u_dept, u_actor, u_area) WHEN 3 THEN 'u_dept' WHEN 5 THEN 'u_actor'
+            ELSE 'u_area' END,
+       measure,
+       COALESCE(u_dept, u_actor, u_area),
+       count(*), count(*) FILTER (WHERE f1), count(*) FILTER (WHERE f2),
+       COALESCE(sum(hours), 0)
+FROM {CaseFact._meta.db_table}
+WHERE measure = ANY(%s) AND at >= %s AND at < %s
+GROUP BY GROUPING SETS ((measure, u_dept), (measure, u_actor), (measure, u_area))
+HAVING (GROUPING(u_dept, u_actor, u_area) = 3 AND u_dept IS NOT NULL)
+    OR (GROUPING(u_dept, u_actor, u_area) = 5 AND u_actor IS NOT NULL)
+    OR (GROUPING(u_dept, u_actor, u_area) = 6 AND u_area IS NOT NULL)
+"""
+
+
+def _count_day_grouping_sets(day: date, start: datetime, end: datetime) -> None:
+    with connection.cursor() as cur:
+        # A day is a few hundred thousand rows: compiling the query (JIT) took longer than
+        # running it (0.3 of 0.6 s on 10,000,000 cases).
+        cur.execute("SET LOCAL jit = off")
+        cur.execute(_GROUPING_SETS_SQL, [day, list(FLOW_MEASURES), start, end])
 
 
 def refresh_stale_days(first: date | None = None, end: date | None = None) -> int:

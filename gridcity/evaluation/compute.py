@@ -81,6 +81,7 @@ class LiveSource:
 
     def __init__(self, window: Window):
         self.w = window
+        self._open_steps: list[tuple] | None = None
 
     def flow(self) -> QuerySet:
         # measure IN (…) rather than NOT IN: one range of the (measure, at) index per measure.
@@ -111,7 +112,25 @@ class LiveSource:
             .annotate(tn=Sum("n"), t1=Sum("c1"), t2=Sum("c2"), th=Sum("hours"))
             .values_list("measure", "unit", "tn", "t1", "t2", "th")
         )
-        return list(flow) + _grouped(self.stock(), column, measures)
+        return list(flow) + self._stock_counted(column, measures)
+
+    def _stock_counted(self, column: str, measures: set[str]) -> list[tuple]:
+        """The steps open at the period's end, read once for every unit column (they are few
+        next to the flow, but scattered over the table)."""
+        if self._open_steps is None:
+            self._open_steps = list(
+                self.stock()
+                .order_by()
+                .values("measure", "u_dept", "u_actor", "u_area")
+                .annotate(tn=Count("id"))
+                .values_list("measure", "u_dept", "u_actor", "u_area", "tn")
+            )
+        index = ("u_dept", "u_actor", "u_area").index(column) + 1
+        sums: dict[tuple, int] = defaultdict(int)
+        for row in self._open_steps:
+            if row[0] in measures and row[index] is not None:
+                sums[(row[0], row[index])] += row[4]
+        return [(measure, unit, n, 0, 0, None) for (measure, unit), n in sums.items()]
 
 
 class FrozenSource:
