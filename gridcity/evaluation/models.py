@@ -112,7 +112,11 @@ class Fact(FactColumns):
     """One counted row of one measure in a frozen period: a copy of the live fact
     (cases.CaseFact) as it stood when the period froze."""
 
-    period = models.ForeignKey(EvaluationPeriod, on_delete=models.CASCADE, related_name="facts")
+    # No database constraint: freezing a big city's month copies millions of rows, and a
+    # foreign-key check per row was a quarter of that time.
+    period = models.ForeignKey(
+        EvaluationPeriod, on_delete=models.CASCADE, related_name="facts", db_constraint=False
+    )
 
     class Meta:
         verbose_name = _("考评事实")
