@@ -308,8 +308,11 @@ def close_period(request: HttpRequest) -> HttpResponse:
         if request.POST.get("step") == "publish":
             actions.do_publish_period(period, acting_user=request.user)
             messages.success(request, "已发布")
+        elif actions.do_request_freeze(period, acting_user=request.user) is None:
+            messages.success(
+                request, "本期考评事实较多，已转入后台冻结（约需一两分钟），完成后本页显示“已冻结”"
+            )
         else:
-            actions.do_freeze_period(period, acting_user=request.user)
             messages.success(request, "已冻结：本期数字不再随案件变化")
     except CaseError as exc:
         messages.error(request, exc.message)

@@ -176,3 +176,28 @@ def test_a_period_is_frozen_from_the_command_line(city, september):
         call_command("freeze-period", "2025-09", "--user", "leader")
     with pytest.raises(CommandError, match="只有领导或值班长"):
         call_command("freeze-period", "2025-08", "--user", "sanitation")
+
+
+def test_a_big_month_is_frozen_by_the_task_worker(city, september, settings, monkeypatch):
+    from django_tasks import task_backends
+
+    from gridcity.evaluation import actions
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    backend = task_backends["default"]
+    backend.clear()
+    monkeypatch.setattr(actions, "FREEZE_INLINE_FACTS", 10)  # September has more facts
+    get_ranking("2025-09", "department")  # the day counts the size is read from
+    leader = Client()
+    leader.force_login(city.people["leader"])
+    page = leader.post("/evaluation/close/", {"period": "2025-09"}, follow=True)
+    assert "已转入后台冻结" in page.content.decode()
+    assert not get_ranking("2025-09", "department").frozen  # not yet
+    (queued,) = backend.results
+    assert queued.task.call(*queued.args, **queued.kwargs) == "2025-09"
+    assert get_ranking("2025-09", "department").frozen
+    # Refusals come back at once, not from the worker.
+    clerk = Client()
+    clerk.force_login(city.people["shift_lead"])
+    page = clerk.post("/evaluation/close/", {"period": "2099-01"}, follow=True)
+    assert "尚未结束" in page.content.decode() and len(backend.results) == 1
