@@ -511,6 +511,7 @@ def child(backend: str, n: int) -> None:
     compute_rankings(parse_period(YEAR))
     year_s = time.perf_counter() - t
     units = sum(len(r.units) for r in rankings.values())
+    target = 5.0 if backend == "postgresql" else 60.0
     # Closing the month: the snapshot of its facts and the stored rankings, then a drill-down
     # of the busiest department's handling on the snapshot. Undone afterwards.
     from gridcity.accounts.models import Role, User
@@ -533,7 +534,8 @@ def child(backend: str, n: int) -> None:
         f"  {'':<10} day counts for all {days} days after the bulk load: {counting:6.1f} s\n"
         f"  {'':<10} {PERIOD} ({month_facts:,} facts), all 6 unit types ({units} units, every "
         f"indicator, scores, ranks): {week:6.2f} s with its last 7 days to recount · "
-        f"{fresh:6.2f} s with none · {cold:6.2f} s with all 30\n"
+        f"{fresh:6.2f} s with none · {cold:6.2f} s with all 30 — target ≤ {target:.0f} s: "
+        f"{'met' if week <= target else 'MISSED'}\n"
         f"  {'':<10} department figures case by case in Python: {py_s:7.2f} s · ratio "
         f"python/SQL {py_s / sql_s:6.1f}× · figures agree: "
         f"{'yes' if not mismatches else f'NO ({mismatches} departments differ)'}\n"
