@@ -97,15 +97,9 @@ class Loader:
                 cur.execute("PRAGMA synchronous=OFF")
 
     def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        cols = ", ".join(columns)
-        with self.conn.cursor() as cur:
-            if self.pg:
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for r in rows:
-                        copy.write_row(r)
-            else:
-                marks = ", ".join("%s" for _ in columns)
-                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        from gridcity.cases.facts import bulk_insert
+
+        bulk_insert(table, columns, rows)
 
     def finish(self) -> None:
         with self.conn.cursor() as cur:

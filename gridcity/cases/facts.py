@@ -466,19 +466,24 @@ def rebuild_facts(batch: int = 20_000, stdout=None, apps=None) -> int:
     return total
 
 
-def insert_facts(rows: list[tuple], table: str = "cases_casefact") -> None:
-    """Bulk insert of fact tuples (COPY on PostgreSQL, executemany elsewhere)."""
-    if not rows:
-        return
-    cols = ", ".join(FACT_COLUMNS)
+def insert_facts(rows: list[tuple]) -> None:
+    """Bulk insert of fact tuples, as facts_for_case returns them."""
     if connection.vendor != "postgresql":
         adapt = connection.ops.adapt_datetimefield_value
         rows = [(*r[:5], adapt(r[5]), adapt(r[6]), *r[7:]) for r in rows]
+    bulk_insert(CaseFact._meta.db_table, FACT_COLUMNS, rows)
+
+
+def bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Rows of database-ready values: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    cols = ", ".join(columns)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
         else:
-            marks = ", ".join(["%s"] * len(FACT_COLUMNS))
+            marks = ", ".join("%s" for _ in columns)
             cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from gridcity.accounts.models import Role, User
 from gridcity.cases.actions import add_case_event, effective_role
 from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.facts import FACT_COLUMNS
-from gridcity.cases.models import Case, CaseEvent, Status
+from gridcity.cases.models import Case, CaseEvent, FactDay, Status
 from gridcity.evaluation.compute import (
     FrozenSource,
     LiveSource,
@@ -61,10 +62,6 @@ FREEZE_INLINE_FACTS = 500_000
 
 def facts_in_period(period_key: str) -> int:
     """About how many facts a freeze of the period copies (from the day counts)."""
-    from django.db.models import Sum
-
-    from gridcity.cases.models import FactDay
-
     period = parse_period(period_key)
     return (
         FactDay.objects.filter(
