@@ -31,7 +31,12 @@ def _fresh_process_caches():
 
 
 def pytest_configure(config):
-    os.environ.setdefault("GRIDCITY_DATA_DIR", tempfile.mkdtemp(prefix="gridcity-test-"))
+    # Each xdist worker gets its own data directory (SQLite file, media, file cache).
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker or "GRIDCITY_DATA_DIR" not in os.environ:
+        os.environ["GRIDCITY_DATA_DIR"] = tempfile.mkdtemp(prefix=f"gridcity-test-{worker or ''}")
+    # Tests render templates without running collectstatic first.
+    os.environ.setdefault("GRIDCITY_STATIC_MANIFEST", "0")
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -5,6 +5,10 @@ GRIDCITY_DATA_DIR       where the SQLite file and uploaded media live (default: 
 GRIDCITY_ENV            "production" turns on the secure settings `check --deploy` asks for
 GRIDCITY_SECRET_KEY     required in production
 GRIDCITY_ALLOWED_HOSTS  comma-separated host names
+GRIDCITY_DEBUG          1 for Django's debug pages (`make dev`); off by default
+GRIDCITY_REDIS_URL      shared cache (rate limits, sessions' throttles) for several processes/nodes
+GRIDCITY_PGBOUNCER      1 when the database URL points at PgBouncer in transaction mode
+GRIDCITY_MEDIA_STORAGE  "local" (default) or "s3" (see GRIDCITY_S3_*)
 """
 
 import importlib.util
@@ -18,13 +22,26 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GRIDCITY_DATA_DIR", BASE_DIR / "var"))
 PRODUCTION = os.environ.get("GRIDCITY_ENV", "") == "production"
 
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret_key() -> str:
+    """Outside production a key is made once per data directory and kept there, so sessions
+    survive a restart and no two installations share a key."""
+    import secrets
+
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 if PRODUCTION:
     SECRET_KEY = os.environ["GRIDCITY_SECRET_KEY"]
 else:
-    SECRET_KEY = os.environ.get(
-        "GRIDCITY_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production-0123456789"
-    )
-DEBUG = not PRODUCTION and os.environ.get("GRIDCITY_DEBUG", "1") == "1"
+    SECRET_KEY = os.environ.get("GRIDCITY_SECRET_KEY") or _local_secret_key()
+DEBUG = not PRODUCTION and os.environ.get("GRIDCITY_DEBUG", "0") == "1"
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("GRIDCITY_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
@@ -42,6 +59,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "gridcity.system",
     "gridcity.accounts",
     "gridcity.grids",
     "gridcity.taxonomy",
@@ -57,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "gridcity.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -94,7 +113,6 @@ STATICFILES_DIRS = [
     Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static"
 ]
 
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 _default_db = f"sqlite:///{DATA_DIR / 'gridcity.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
@@ -112,6 +130,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if os.environ.get("GRIDCITY_PGBOUNCER", "") == "1":
+        # PgBouncer in transaction mode hands each transaction to any server connection: no
+        # server-side cursors, no prepared statements kept across transactions.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
         "GRIDCITY_TEST_DATABASE_NAME", None
     )
@@ -135,18 +158,72 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
+# Static files are served by the app itself (WhiteNoise): hashed names, gzip/brotli copies,
+# cached for a year; collectstatic (run by `make run`) writes them. `make dev` serves them
+# straight from the apps.
+_static_manifest = not DEBUG and os.environ.get("GRIDCITY_STATIC_MANIFEST", "1") == "1"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _static_manifest
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
+MEDIA_STORAGE = os.environ.get("GRIDCITY_MEDIA_STORAGE", "local")
+if MEDIA_STORAGE == "s3":
+    # Any S3-compatible object store, through django-storages; photos never get public URLs:
+    # they are still served through the app, which checks who may see them.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["GRIDCITY_S3_BUCKET"],
+            "endpoint_url": os.environ.get("GRIDCITY_S3_ENDPOINT_URL") or None,
+            "access_key": os.environ.get("GRIDCITY_S3_ACCESS_KEY") or None,
+            "secret_key": os.environ.get("GRIDCITY_S3_SECRET_KEY") or None,
+            "region_name": os.environ.get("GRIDCITY_S3_REGION") or None,
+            "location": os.environ.get("GRIDCITY_S3_PREFIX", ""),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif MEDIA_STORAGE != "local":
+    raise ValueError("GRIDCITY_MEDIA_STORAGE must be local or s3")
+
+# One cache for every process of the installation: Redis when several nodes run
+# (GRIDCITY_REDIS_URL), otherwise files in the data directory, which the processes of one node
+# share. Rate limits and throttles live here.
+REDIS_URL = os.environ.get("GRIDCITY_REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "gridcity",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get("GRIDCITY_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")
+        "BACKEND": os.environ.get("GRIDCITY_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        # "periodic" holds the scheduler's jobs, run by their own worker so that a long sweep
+        # never holds up a webhook delivery.
+        "QUEUES": ["default", "periodic"],
     }
 }
 
@@ -164,6 +241,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("GRIDCITY_LOG_LEVEL", "WARNING")},
 }
+
+# Periodic jobs: {name: seconds} overrides the interval of a job (`gridcity scheduler --list`);
+# 0 switches it off. A configuration change reaches every process within
+# GRIDCITY_STAMP_CHECK_SECONDS.
+GRIDCITY_PERIODIC_SECONDS = {
+    k: float(v)
+    for k, v in (
+        item.split("=", 1)
+        for item in os.environ.get("GRIDCITY_PERIODIC_SECONDS", "").split(",")
+        if "=" in item
+    )
+}
+GRIDCITY_STAMP_CHECK_SECONDS = float(os.environ.get("GRIDCITY_STAMP_CHECK_SECONDS", "0.5"))
+GRIDCITY_MQTT_HOST = os.environ.get("GRIDCITY_MQTT_HOST", "127.0.0.1")
+GRIDCITY_MQTT_PORT = int(os.environ.get("GRIDCITY_MQTT_PORT", "1883"))
 
 # --- GridCity's own settings (every one can be changed per city) ---------------------------
 # Working day: a list of (start, end) periods, "HH:MM".

@@ -3,7 +3,6 @@
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from time import monotonic
 
 from django.db import transaction
 from django.db.models import Q
@@ -12,6 +11,7 @@ from gridcity.accounts.models import Department
 from gridcity.dispatch.engine import Decision, Fallback, RuleRow, RuleSet, decide
 from gridcity.dispatch.models import ResponsibilityRule
 from gridcity.grids.models import Area
+from gridcity.system import stamps
 from gridcity.taxonomy.models import Category, FilingCondition
 
 
@@ -44,25 +44,21 @@ def to_row(rule: ResponsibilityRule) -> RuleRow:
     )
 
 
-# Rules are read by every report and change rarely: each process keeps the whole set for
-# RULES_TTL seconds; a save in this process drops it at once (dispatch.signals).
-RULES_TTL = 60.0
-_rules_cache: dict = {}
+# Rules are read by every report and change rarely: each process keeps the whole set and
+# reloads it when the dispatch stamp moves (a save anywhere in the cluster; dispatch.signals).
+def _load_rule_config() -> dict:
+    return {"rules": load_rules(), "fallbacks": load_fallbacks()}
+
+
+rule_config = stamps.stamped(stamps.DISPATCH, _load_rule_config)
 
 
 def forget_rules() -> None:
-    _rules_cache.clear()
-
-
-def _cached() -> dict:
-    now = monotonic()
-    if _rules_cache.get("expires", 0) < now:
-        _rules_cache.update(rules=load_rules(), fallbacks=load_fallbacks(), expires=now + RULES_TTL)
-    return _rules_cache
+    rule_config.forget()
 
 
 def cached_rules() -> RuleSet:
-    return _cached()["rules"]
+    return rule_config.get()["rules"]
 
 
 def load_rules(category: Category | None = None) -> RuleSet:
@@ -110,7 +106,7 @@ def decide_for(
         area_path=area_path,
         condition_id=condition.pk if condition else None,
         component_owner=owner,
-        fallbacks=_cached()["fallbacks"],
+        fallbacks=rule_config.get()["fallbacks"],
     )
 
 

@@ -4,8 +4,6 @@ Routing a point is microseconds; the index is rebuilt when the grid layer's vers
 so every process stays consistent after an import."""
 
 import math
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +11,8 @@ import shapely
 from shapely import intersects_xy
 from shapely.geometry import shape
 from shapely.strtree import STRtree
+
+from gridcity.lib.stamped import StampedValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +76,6 @@ class CellIndex:
         return result
 
 
-_lock = threading.Lock()
-_cached: tuple[str, CellIndex] | None = None
-
-
 def build_index() -> CellIndex:
     from gridcity.grids.models import Area, AreaLevel
 
@@ -102,28 +98,15 @@ def current_version() -> str:
     return row or ""
 
 
-# How often a process asks the database whether the grid layer changed. An import in this
-# process refreshes at once (forget_index); other processes follow within this many seconds.
-VERSION_CHECK_SECONDS = 2.0
-_checked_at = 0.0
+# A process asks the database whether the grid layer changed at most this often; an import in
+# this process refreshes at once (forget_index).
+VERSION_CHECK_SECONDS = 1.0
+_index = StampedValue(build_index, current_version, check_every=VERSION_CHECK_SECONDS)
 
 
 def forget_index() -> None:
-    global _cached, _checked_at
-    _cached, _checked_at = None, 0.0
+    _index.forget()
 
 
 def get_index() -> CellIndex:
-    global _cached, _checked_at
-    cached = _cached
-    now = time.monotonic()
-    if cached is not None and now - _checked_at < VERSION_CHECK_SECONDS:
-        return cached[1]
-    version = current_version()
-    _checked_at = now
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    with _lock:
-        if _cached is None or _cached[0] != version:
-            _cached = (version, build_index())
-        return _cached[1]
+    return _index.get()

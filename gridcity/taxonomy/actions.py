@@ -6,12 +6,12 @@ import io
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from time import monotonic
 
 from django.conf import settings
 from django.db import transaction
 
 from gridcity.lib.workcalendar import Clock, WorkCalendar, format_time_limit, parse_time_limit
+from gridcity.system import stamps
 from gridcity.taxonomy.models import CalendarDay, Category, CategoryKind, FilingCondition, StepLimit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -254,33 +254,34 @@ def export_standards(fmt: str) -> bytes:
 
 
 # The calendar table and step limits change a few times a year but are read by every action:
-# each process keeps them for CONFIG_TTL seconds, and a save in this process drops them at once
-# (see taxonomy.signals), so other processes see an edit within a minute.
-CONFIG_TTL = 60.0
-_config: dict = {}
+# each process keeps them and reloads when the calendar stamp moves (an edit anywhere in the
+# cluster; taxonomy.signals) or when the settings they were built from change.
+def _load_time_config() -> dict:
+    periods = tuple(
+        (time.fromisoformat(a), time.fromisoformat(b)) for a, b in settings.GRIDCITY_WORKING_PERIODS
+    )
+    overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
+    limits = {row.step: (row.amount, Clock(row.clock)) for row in StepLimit.objects.all()}
+    return {
+        "calendar": WorkCalendar(periods=periods, overrides=overrides),
+        "limits": limits,
+        "settings": _settings_key(),
+    }
+
+
+time_config = stamps.stamped(stamps.CALENDAR, _load_time_config)
 
 
 def forget_time_config() -> None:
-    _config.clear()
+    time_config.forget()
 
 
 def _time_config() -> dict:
-    now = monotonic()
-    if _config.get("expires", 0) < now or _config.get("settings") != _settings_key():
-        periods = tuple(
-            (time.fromisoformat(a), time.fromisoformat(b))
-            for a, b in settings.GRIDCITY_WORKING_PERIODS
-        )
-        overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
-        limits = {row.step: (row.amount, Clock(row.clock)) for row in StepLimit.objects.all()}
-        _config.clear()
-        _config.update(
-            calendar=WorkCalendar(periods=periods, overrides=overrides),
-            limits=limits,
-            expires=now + CONFIG_TTL,
-            settings=_settings_key(),
-        )
-    return _config
+    config = time_config.get()
+    if config["settings"] != _settings_key():
+        time_config.forget()
+        config = time_config.get()
+    return config
 
 
 def _settings_key() -> tuple:

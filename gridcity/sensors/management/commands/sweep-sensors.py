@@ -1,16 +1,15 @@
-import time
-
 from django.core.management.base import BaseCommand
 
-from gridcity.sensors.actions import purge_old_readings, retention_days, sweep_silence
+from gridcity.sensors.tasks import purge_readings_job, sweep_sensors_job
 
 
 class Command(BaseCommand):
-    help = "检查失联设备（超过 k 倍上报间隔未上报）并按保留天数清理旧读数。--loop 持续运行。"
+    help = (
+        "立即检查一次失联设备（超过 k 倍上报间隔未上报）并按保留天数清理旧读数。"
+        "平时由 gridcity scheduler 安排（失联每分钟，清理每小时）。"
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--loop", action="store_true")
-        parser.add_argument("--interval", type=float, default=60.0, help="--loop 时的间隔秒数")
         parser.add_argument(
             "--retention-days",
             type=int,
@@ -19,16 +18,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **o):
-        days = retention_days() if o["retention_days"] is None else o["retention_days"]
-        last_purge = 0.0
-        while True:
-            r = sweep_silence()
-            msg = f"新失联设备 {r.silent}"
-            # Retention is cheap to skip: once an hour is plenty.
-            if time.monotonic() - last_purge > 3600:
-                msg += f"，清理超过 {days} 天的读数 {purge_old_readings(days=days)} 条"
-                last_purge = time.monotonic()
-            self.stdout.write(msg)
-            if not o["loop"]:
-                return
-            time.sleep(o["interval"])
+        self.stdout.write(sweep_sensors_job())
+        self.stdout.write(purge_readings_job(o["retention_days"]))

@@ -1,0 +1,30 @@
+"""The task that runs one claimed tick of a periodic job, and the system's own upkeep jobs."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tasks import task
+
+from gridcity.system.models import PeriodicRun
+from gridcity.system.scheduling import PERIODIC_QUEUE, periodic, run_job
+
+
+@task(queue_name=PERIODIC_QUEUE)
+def run_periodic(job: str, tick: int) -> str:
+    return run_job(job, tick)
+
+
+KEEP_DAYS = 14
+
+
+@periodic(every=3600, name="prune-history")
+def prune_history() -> str:
+    """清理 14 天前已结束的定时任务记录和后台任务结果。"""
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = timezone.now() - timedelta(days=KEEP_DAYS)
+    runs, _ = PeriodicRun.objects.filter(due_at__lt=cutoff).delete()
+    results, _ = DBTaskResult.objects.filter(
+        finished_at__lt=cutoff, status__in=["SUCCESSFUL", "FAILED"]
+    ).delete()
+    return f"定时任务记录 {runs}，后台任务结果 {results}"
