@@ -1,5 +1,4 @@
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,6 @@ def _fresh_process_caches():
     forget()
     yield
     forget()
-
-
-def pytest_configure(config):
-    # Each xdist worker gets its own data directory (SQLite file, media, file cache).
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker or "GRIDCITY_DATA_DIR" not in os.environ:
-        os.environ["GRIDCITY_DATA_DIR"] = tempfile.mkdtemp(prefix=f"gridcity-test-{worker or ''}")
-    # Tests render templates without running collectstatic first.
-    os.environ.setdefault("GRIDCITY_STATIC_MANIFEST", "0")
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,6 +1,7 @@
 """Requests carrying NUL characters are refused before any view runs: PostgreSQL text cannot
 hold them, and no legitimate form, query or JSON value contains one."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
@@ -39,3 +40,24 @@ class RejectNulBytesMiddleware:
                 if "\x00" in key or any("\x00" in v for v in values):
                     return key.replace("\x00", "") or "form"
         return None
+
+
+class TrustedProxyMiddleware:
+    """Behind a load balancer every request comes from the balancer's address. When the peer is
+    one of GRIDCITY_TRUSTED_PROXIES, the client's address is the last one in X-Forwarded-For
+    that is not itself a trusted proxy, so rate limits and logs see the real client; a header
+    from anyone else is ignored (it could be forged)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.trusted = set(getattr(settings, "GRIDCITY_TRUSTED_PROXIES", []))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.trusted and request.META.get("REMOTE_ADDR") in self.trusted:
+            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+            while hops and hops[-1] in self.trusted:
+                hops.pop()
+            if hops:
+                request.META["REMOTE_ADDR"] = hops[-1]
+        return self.get_response(request)

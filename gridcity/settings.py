@@ -13,6 +13,7 @@ GRIDCITY_MEDIA_STORAGE  "local" (default) or "s3" (see GRIDCITY_S3_*)
 
 import importlib.util
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -75,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gridcity.system.metrics.RequestMetricsMiddleware",
+    "gridcity.middleware.TrustedProxyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "gridcity.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,6 +151,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "web:login"
+# A form sent with a stale token gets a page that says to reload, in the user's language.
+CSRF_FAILURE_VIEW = "gridcity.web.errors.csrf_failure"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
@@ -176,9 +181,10 @@ STORAGES = {
 MEDIA_STORAGE = os.environ.get("GRIDCITY_MEDIA_STORAGE", "local")
 if MEDIA_STORAGE == "s3":
     # Any S3-compatible object store, through django-storages; photos never get public URLs:
-    # they are still served through the app, which checks who may see them.
+    # they are still served through the app, which checks who may see them (the backend's
+    # `.url` is the app's /media/ address, never a presigned link to the bucket).
     STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "gridcity.lib.storage.AppServedS3Storage",
         "OPTIONS": {
             "bucket_name": os.environ["GRIDCITY_S3_BUCKET"],
             "endpoint_url": os.environ.get("GRIDCITY_S3_ENDPOINT_URL") or None,
@@ -254,8 +260,20 @@ GRIDCITY_PERIODIC_SECONDS = {
     )
 }
 GRIDCITY_STAMP_CHECK_SECONDS = float(os.environ.get("GRIDCITY_STAMP_CHECK_SECONDS", "0.5"))
+# Load balancers whose X-Forwarded-For is believed (comma-separated addresses).
+GRIDCITY_TRUSTED_PROXIES = [
+    a.strip() for a in os.environ.get("GRIDCITY_TRUSTED_PROXIES", "").split(",") if a.strip()
+]
 GRIDCITY_MQTT_HOST = os.environ.get("GRIDCITY_MQTT_HOST", "127.0.0.1")
 GRIDCITY_MQTT_PORT = int(os.environ.get("GRIDCITY_MQTT_PORT", "1883"))
+# Each node's ingest keeps its own persistent session (its own client id): every node receives
+# every reading and the database stores each once (unique device, metric, time), so a node or a
+# broker restart loses nothing. A shared subscription group splits the readings between nodes
+# instead, but Mosquitto 2.0 drops what arrives for a shared group during its own restart.
+GRIDCITY_MQTT_CLIENT_ID = os.environ.get(
+    "GRIDCITY_MQTT_CLIENT_ID", f"gridcity-ingest-{socket.gethostname()}"
+)
+GRIDCITY_MQTT_SHARED_GROUP = os.environ.get("GRIDCITY_MQTT_SHARED_GROUP", "")
 
 # --- GridCity's own settings (every one can be changed per city) ---------------------------
 # Working day: a list of (start, end) periods, "HH:MM".
@@ -289,6 +307,22 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A load balancer's plain-HTTP checks must get an answer, not a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     CSRF_TRUSTED_ORIGINS = [
         o for o in os.environ.get("GRIDCITY_CSRF_TRUSTED_ORIGINS", "").split(",") if o
     ]
+
+# --- Health and metrics ---------------------------------------------------------------------
+# /readyz fails when the oldest task waiting to run has waited longer than this (seconds).
+GRIDCITY_READY_MAX_TASK_AGE = float(os.environ.get("GRIDCITY_READY_MAX_TASK_AGE", "300"))
+# /metrics answers loopback requests that did not come through a proxy, and any request with
+# `Authorization: Bearer <this>` when it is set.
+GRIDCITY_METRICS_TOKEN = os.environ.get("GRIDCITY_METRICS_TOKEN", "")
+# The processes of a node (web workers, task worker, MQTT ingest) add their counters up through
+# files in this directory. prometheus_client reads the variable once, when first imported, so it
+# is set here, before any app can import it.
+PROMETHEUS_MULTIPROC_DIR = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "metrics")
+)
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)

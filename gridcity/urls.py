@@ -3,12 +3,17 @@ from django.urls import include, path
 
 from gridcity.api import api
 from gridcity.cases.media import serve_media
+from gridcity.system import views as system_views
+from gridcity.web import errors
 
 admin.site.site_header = "网格精治 GridCity 配置管理"
 admin.site.site_title = "网格精治"
 admin.site.index_title = "配置"
 
 urlpatterns = [
+    path("healthz", system_views.healthz, name="healthz"),
+    path("readyz", system_views.readyz, name="readyz"),
+    path("metrics", system_views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("media/<path:path>", serve_media, name="media"),
     path("api/", api.urls),
@@ -20,3 +25,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
+
+# With DEBUG off: the product's own pages, and JSON / GeoReport errors under /api/ and /open311/.
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error

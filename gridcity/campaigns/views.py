@@ -296,7 +296,11 @@ def photo(request: HttpRequest, pk: int) -> FileResponse:
         raise Http404("文件不存在")
     if p.finding_id and _role(request) in (Role.HANDLER, Role.DEPT_LEAD):
         raise Http404("文件不存在")
-    resp = FileResponse(p.file.open("rb"), content_type=p.content_type)
+    try:
+        handle = p.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("文件不存在") from exc
+    resp = FileResponse(handle, content_type=p.content_type)
     resp["Cache-Control"] = "private, max-age=3600"
     resp["X-Content-Type-Options"] = "nosniff"
     return resp

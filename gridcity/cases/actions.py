@@ -40,6 +40,7 @@ from gridcity.grids.actions import beat_manager_for_cell, locate
 from gridcity.grids.models import Beat, Component
 from gridcity.lib.coords import CRS, to_wgs84, validate_lonlat
 from gridcity.lib.workcalendar import Clock, WorkCalendar, parse_time_limit
+from gridcity.system.metrics import count_intake
 from gridcity.taxonomy.actions import get_calendar, handle_limit, step_limit
 from gridcity.taxonomy.models import Category, FilingCondition
 
@@ -438,6 +439,7 @@ def _report_in_transaction(
             )
     _emit_after_commit("case.created", case)
     _tag_campaigns_after_commit(case)
+    count_intake(inp.channel)
     return IntakeResult(case, report, created=True)
 
 

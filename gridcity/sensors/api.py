@@ -17,6 +17,7 @@ from gridcity.sensors.actions import (
     do_register_device,
 )
 from gridcity.sensors.models import Device, SensorWarning, WarningState
+from gridcity.system.metrics import count_readings_ingested
 
 router = Router(tags=["物联感知"])
 
@@ -79,6 +80,7 @@ def post_readings(request: HttpRequest):
             for it in items
         ]
     result = do_ingest_readings(items, acting_user=request.user, device=device)
+    count_readings_ingested("http", result.stored)
     status = 200 if not result.rejected else (207 if result.stored or result.duplicates else 422)
     body = result.as_dict()
     if status == 422:

@@ -28,6 +28,7 @@ from paho.mqtt.properties import Properties
 
 from gridcity.cases.errors import CaseError
 from gridcity.sensors.actions import do_ingest_readings
+from gridcity.system.metrics import count_readings_ingested
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,16 @@ class Ingestor:
         flush_s: float = 0.2,
         session_expiry_s: int = SESSION_EXPIRY_S,
         file_cases: bool = True,
+        shared_group: str = "",
     ) -> None:
         self.host, self.port, self.prefix = host, port, prefix
+        # With a group, every node subscribes as a member of "$share/<group>/…": the broker
+        # gives each message to one member.
+        self.subscription = (
+            f"$share/{shared_group}/{topic_filter(prefix)}"
+            if shared_group
+            else topic_filter(prefix)
+        )
         self.batch_size, self.flush_s = batch_size, flush_s
         self.file_cases = file_cases
         self.session_expiry_s = session_expiry_s
@@ -116,6 +125,8 @@ class Ingestor:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self._told_unreachable = False
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
@@ -127,10 +138,17 @@ class Ingestor:
             log.warning("MQTT 连接失败：%s", reason_code)
             return
         self.connected.set()
+        self._told_unreachable = False
         if not flags.session_present:
-            client.subscribe(topic_filter(self.prefix), qos=1)
+            client.subscribe(self.subscription, qos=1)
         else:
             self.subscribed.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho retries by itself; say so once per outage, not every few seconds.
+        if not self._told_unreachable:
+            log.warning("MQTT 代理 %s:%s 连接不上，将自动重试", self.host, self.port)
+            self._told_unreachable = True
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self.subscribed.set()
@@ -201,6 +219,7 @@ class Ingestor:
             s.messages += len(batch)
             s.readings += len(items)
             s.stored += result.stored
+            count_readings_ingested("mqtt", result.stored)
             s.rejected += len(result.rejected)
             s.warnings_opened += result.warnings_opened
             s.cases_filed += result.cases_filed

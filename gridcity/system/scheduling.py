@@ -163,10 +163,12 @@ def run_job(name: str, tick: int) -> str:
     try:
         outcome = job(name).func() or ""
     except Exception as exc:
+        log.exception("periodic job %s #%s failed", name, tick)
         PeriodicRun.objects.filter(job=name, tick=tick).update(
             status=RunStatus.FAILED, finished_at=timezone.now(), outcome=repr(exc)[:2000]
         )
         raise
+    log.info("%s #%s: %s", name, tick, outcome)
     PeriodicRun.objects.filter(job=name, tick=tick).update(
         status=RunStatus.DONE, finished_at=timezone.now(), outcome=str(outcome)[:2000]
     )

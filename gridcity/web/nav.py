@@ -68,4 +68,6 @@ def home_url(user) -> str:
 
 
 def nav_context(request) -> dict:
-    return {"nav_items": nav_for(request.user), "current_url": request.path}
+    # A request refused before the auth middleware ran (a bad Host header) has no user.
+    user = getattr(request, "user", None)
+    return {"nav_items": nav_for(user) if user is not None else [], "current_url": request.path}

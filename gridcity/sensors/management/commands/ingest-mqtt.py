@@ -1,9 +1,10 @@
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from gridcity.sensors.mqtt import DEFAULT_PREFIX, Ingestor, topic_filter
+from gridcity.sensors.mqtt import DEFAULT_PREFIX, Ingestor
 
 
 class Command(BaseCommand):
@@ -13,10 +14,21 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=1883)
         parser.add_argument(
-            "--client-id", default="gridcity-ingest", help="固定客户端 ID（持久会话）"
+            "--host", default=settings.GRIDCITY_MQTT_HOST, help="MQTT 代理（GRIDCITY_MQTT_HOST）"
+        )
+        parser.add_argument(
+            "--port", type=int, default=settings.GRIDCITY_MQTT_PORT, help="GRIDCITY_MQTT_PORT"
+        )
+        parser.add_argument(
+            "--client-id",
+            default=settings.GRIDCITY_MQTT_CLIENT_ID,
+            help="固定客户端 ID（持久会话；每个节点各用一个，GRIDCITY_MQTT_CLIENT_ID）",
+        )
+        parser.add_argument(
+            "--shared-group",
+            default=settings.GRIDCITY_MQTT_SHARED_GROUP,
+            help="共享订阅组（多个节点分担读数；空字符串表示普通订阅）",
         )
         parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="主题前缀")
         parser.add_argument("--batch", type=int, default=2000, help="每批最多消息数")
@@ -33,13 +45,16 @@ class Command(BaseCommand):
             prefix=o["prefix"],
             batch_size=o["batch"],
             file_cases=not o["no_cases"],
+            shared_group=o["shared_group"],
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         self.stdout.write(
-            f"订阅 {topic_filter(o['prefix'])} @ {o['host']}:{o['port']}（{o['client_id']}）"
+            f"订阅 {ing.subscription} @ {o['host']}:{o['port']}（{o['client_id']}）；"
+            "代理连不上时每几秒重试"
         )
+        self.stdout.flush()
         ing.run(seconds=o["seconds"], stop=stop)
         s = ing.stats
         self.stdout.write(

@@ -31,7 +31,12 @@ class Command(BaseCommand):
         names = ", ".join(f"{j.name}/{j.every:g}s" for j in scheduling.jobs())
         self.stdout.write(f"调度器 {scheduling.process_name()} 启动：{names}", ending="\n")
         self.stdout.flush()
-        scheduling.run_forever(stop, out=lambda run: self._write(run))
+        # Every tick claimed is listed with -v 2; by default only ticks skipped because the
+        # previous run is still going, which is worth a look.
+        verbose = o["verbosity"] >= 2
+        scheduling.run_forever(
+            stop, out=lambda run: (verbose or run.status == "skipped") and self._write(run)
+        )
         self.stdout.write("调度器已停止")
 
     def _write(self, run) -> None:

@@ -1,0 +1,98 @@
+"""Error responses when DEBUG is off.
+
+Pages get the product's own 400/403/404/500 templates through Django's default views. Machines
+never get HTML: under /api/ an error is the API's JSON (`{"error": …, "field": null}`) and under
+/open311/ it is a GeoReport error list, in the format named by the path's suffix."""
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
+
+from gridcity.open311.render import error as georeport_error
+
+# The API speaks Chinese whatever the page language is (see gridcity/api.py); GeoReport clients
+# get the English descriptions that the rest of /open311/ uses.
+API_MESSAGES = {
+    400: "请求无效",
+    403: "无权执行此操作",
+    404: "没有这个接口：{path}（接口文档见 /api/docs）",
+    500: "服务器内部错误，请稍后重试；如果是提交，请先查询结果再重新提交",
+}
+CSRF_API_MESSAGE = "CSRF 校验失败：请刷新页面后重试，或改用令牌认证"
+GEOREPORT_MESSAGES = {
+    400: "bad request",
+    403: "forbidden",
+    404: "no such endpoint: {path} (see /open311/v2/discovery.json)",
+    500: "internal server error, please try again later",
+}
+
+
+def _machine_error(request: HttpRequest, status: int, message: str = "") -> HttpResponse | None:
+    """The error in the API's or GeoReport's own format, or None for a page."""
+    path = request.path_info
+    if path.startswith("/api/"):
+        text = message or API_MESSAGES[status].format(path=path[:200])
+        return JsonResponse(
+            {"error": text, "field": None},
+            status=status,
+            json_dumps_params={"ensure_ascii": False},
+        )
+    if path.startswith("/open311/"):
+        fmt = "xml" if path.endswith(".xml") else "json"
+        text = message or GEOREPORT_MESSAGES[status].format(path=path[:200])
+        return georeport_error(fmt, status, text)
+    return None
+
+
+def _page_request(request: HttpRequest) -> HttpRequest:
+    """The page templates run the context processors, and the navigation reads request.user:
+    an error raised before AuthenticationMiddleware (a bad Host header in CommonMiddleware, an
+    unreadable body) is shown as to a visitor who is not logged in, rather than as a 500."""
+    if not hasattr(request, "user"):
+        request.user = AnonymousUser()
+    return request
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _machine_error(request, 400) or defaults.bad_request(_page_request(request), exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _machine_error(request, 403) or defaults.permission_denied(
+        _page_request(request), exception
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _machine_error(request, 404) or defaults.page_not_found(
+        _page_request(request), exception
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # 500.html needs no context, no database and no URL reversing: whatever broke the request
+    # may be broken still.
+    return _machine_error(request, 500) or defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """settings.CSRF_FAILURE_VIEW: the form was sent with a missing or stale token, almost always
+    because the page stayed open across a login, a logout or a restart. Say so plainly and offer
+    the page the form came from, freshly loaded."""
+    response = _machine_error(request, 403, CSRF_API_MESSAGE)
+    if response is not None:
+        return response
+    request = _page_request(request)
+    referer = request.headers.get("Referer", "")
+    same_site = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    context = {
+        "reason": reason,
+        "no_cookie": reason == REASON_NO_CSRF_COOKIE,
+        "back_url": referer if referer and same_site else "",
+    }
+    return render(request, "403_csrf.html", context, status=403)
