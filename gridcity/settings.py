@@ -184,7 +184,7 @@ if MEDIA_STORAGE == "s3":
     # they are still served through the app, which checks who may see them (the backend's
     # `.url` is the app's /media/ address, never a presigned link to the bucket).
     STORAGES["default"] = {
-        "BACKEND": "gridcity.lib.storage.AppServedS3Storage",
+        "BACKEND": "gridcity.system.storage.AppServedS3Storage",
         "OPTIONS": {
             "bucket_name": os.environ["GRIDCITY_S3_BUCKET"],
             "endpoint_url": os.environ.get("GRIDCITY_S3_ENDPOINT_URL") or None,

@@ -29,7 +29,7 @@ from gridcity.accounts.actions import do_create_token
 from gridcity.campaigns.models import LedgerRow, LedgerStatus
 from gridcity.campaigns.tests.helpers import WEST_A, WEST_B, at, bin_campaign, report
 from gridcity.cases.models import Attachment, AttachmentKind, Case
-from gridcity.lib.storage import AppServedS3Storage
+from gridcity.system.storage import AppServedS3Storage
 from gridcity.people.actions import VisitIn, do_record_visit
 from gridcity.people.models import Pairing
 from gridcity.testing import MID_LAT, tiny_jpeg
@@ -100,7 +100,7 @@ def bucket(moto_endpoint, settings):
         # Pages (the 404 page too) are rendered without collectstatic having run.
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         "default": {
-            "BACKEND": "gridcity.lib.storage.AppServedS3Storage",
+            "BACKEND": "gridcity.system.storage.AppServedS3Storage",
             "OPTIONS": {
                 "bucket_name": name,
                 "endpoint_url": moto_endpoint,
