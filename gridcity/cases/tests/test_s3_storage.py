@@ -29,9 +29,9 @@ from gridcity.accounts.actions import do_create_token
 from gridcity.campaigns.models import LedgerRow, LedgerStatus
 from gridcity.campaigns.tests.helpers import WEST_A, WEST_B, at, bin_campaign, report
 from gridcity.cases.models import Attachment, AttachmentKind, Case
-from gridcity.system.storage import AppServedS3Storage
 from gridcity.people.actions import VisitIn, do_record_visit
 from gridcity.people.models import Pairing
+from gridcity.system.storage import AppServedS3Storage
 from gridcity.testing import MID_LAT, tiny_jpeg
 
 pytestmark = pytest.mark.django_db
