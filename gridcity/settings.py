@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GRIDCITY_DATA_DIR", BASE_DIR / "var"))
@@ -166,7 +167,7 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
-# Static files are served by the app itself (WhiteNoise): hashed names, gzip/brotli copies,
+# Static files are served by the app itself (WhiteNoise): hashed names, gzip copies,
 # cached for a year; collectstatic (run by `make run`) writes them. `make dev` serves them
 # straight from the apps.
 _static_manifest = not DEBUG and os.environ.get("GRIDCITY_STATIC_MANIFEST", "1") == "1"
@@ -178,6 +179,9 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Source maps are for developers' tools, never sent compressed to a browser; compressing them is
+# most of collectstatic's time.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_STORAGE = os.environ.get("GRIDCITY_MEDIA_STORAGE", "local")
 if MEDIA_STORAGE == "s3":
     # Any S3-compatible object store, through django-storages; photos never get public URLs:

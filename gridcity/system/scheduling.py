@@ -33,8 +33,8 @@ from gridcity.system.models import PeriodicRun, RunStatus
 log = logging.getLogger("gridcity.scheduler")
 
 PERIODIC_QUEUE = "periodic"
-STALE_AFTER = 10  # intervals
-STALE_MINIMUM = timedelta(minutes=10)
+STALE_AFTER = 5  # intervals
+STALE_MINIMUM = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)

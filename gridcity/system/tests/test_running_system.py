@@ -50,6 +50,13 @@ print(SupervisionOrder.objects.filter(case__number=sys.argv[1]).count())
 """
 
 
+# These start the product's own processes on a throwaway SQLite city; the PostgreSQL pass of
+# `make test` has nothing to add (`make cluster-test` runs the processes on PostgreSQL).
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("GRIDCITY_DATABASE_URL")), reason="run once, in the SQLite pass"
+)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

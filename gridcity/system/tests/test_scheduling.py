@@ -84,14 +84,15 @@ def test_a_tick_is_skipped_while_the_previous_run_is_still_queued_until_it_is_st
     assert scheduling.claim(job, tick).status == RunStatus.QUEUED
     skipped = scheduling.claim(job, tick + 1)
     assert skipped.status == RunStatus.SKIPPED and f"#{tick}" in skipped.outcome
-    # The worker that took run #tick was killed: after ten intervals it no longer blocks.
+    # The worker that took run #tick was killed: after five intervals (at least two minutes)
+    # it no longer blocks.
     PeriodicRun.objects.filter(tick=tick).update(
-        status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(minutes=11)
+        status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(minutes=5, seconds=1)
     )
-    taken_over = scheduling.claim(job, tick + 12)
+    taken_over = scheduling.claim(job, tick + 6)
     assert taken_over.status == RunStatus.QUEUED and taken_over.task_id
     stale = PeriodicRun.objects.get(job=job.name, tick=tick)
-    assert stale.status == RunStatus.FAILED and f"#{tick + 12}" in stale.outcome
+    assert stale.status == RunStatus.FAILED and f"#{tick + 6}" in stale.outcome
 
 
 @pytest.mark.django_db
