@@ -4,7 +4,7 @@ from gridcity.campaigns.actions import sweep_ledger
 from gridcity.system.scheduling import periodic
 
 
-@periodic(every=300, name="sweep-ledger")
+@periodic(every=300, name="sweep-ledger", priority=10)
 def sweep_ledger_job() -> str:
     """整改台账逾期扫描（标记逾期并督办）、反弹检查、安排本周期的例行督查。"""
     r = sweep_ledger()

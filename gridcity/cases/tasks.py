@@ -4,7 +4,7 @@ from gridcity.cases.actions import sweep_deadlines
 from gridcity.system.scheduling import periodic
 
 
-@periodic(every=60, name="sweep-deadlines")
+@periodic(every=60, name="sweep-deadlines", priority=20)
 def sweep_deadlines_job() -> str:
     """标记超期环节（每个环节只标一次）并按督办阶梯生成督办单。"""
     r = sweep_deadlines()

@@ -15,7 +15,7 @@ def freeze_period(period_key: str, user_id: int) -> str:
     return row.key
 
 
-@periodic(every=60, name="refresh-evaluation")
+@periodic(every=60, name="refresh-evaluation", priority=-10)
 def refresh_evaluation_job() -> str:
     """重新统计有变动的日期的考评日汇总（考评页面也会按需统计）。"""
     return f"已重新统计 {refresh_stale_days()} 天"

@@ -4,13 +4,13 @@ from gridcity.sensors.actions import purge_old_readings, retention_days, sweep_s
 from gridcity.system.scheduling import periodic
 
 
-@periodic(every=60, name="sweep-sensors")
+@periodic(every=60, name="sweep-sensors", priority=10)
 def sweep_sensors_job() -> str:
     """检查失联设备（超过 k 倍上报间隔未上报）。"""
     return f"新失联设备 {sweep_silence().silent}"
 
 
-@periodic(every=3600, name="purge-readings")
+@periodic(every=3600, name="purge-readings", priority=-20)
 def purge_readings_job(days: int | None = None) -> str:
     """按保留天数（GRIDCITY_SENSOR_RETENTION_DAYS）清理旧读数。"""
     days = retention_days() if days is None else days

@@ -43,6 +43,7 @@ class PeriodicJob:
     every: float
     func: Callable[[], str]
     description: str
+    priority: int = 0
 
     def tick_at(self, when: datetime) -> int:
         return int(when.timestamp() // self.every)
@@ -54,13 +55,14 @@ class PeriodicJob:
 _jobs: dict[str, PeriodicJob] = {}
 
 
-def periodic(*, every: float, name: str) -> Callable:
+def periodic(*, every: float, name: str, priority: int = 0) -> Callable:
     """Register `func` as a periodic job. GRIDCITY_PERIODIC_SECONDS = {name: seconds} changes the
-    interval per city; 0 turns a job off."""
+    interval per city; 0 turns a job off. Of the runs waiting for the periodic worker, the
+    highest priority goes first (-100 to 100): a deadline sweep before a recount."""
 
     def register(func: Callable[[], str]) -> Callable[[], str]:
         doc = (func.__doc__ or "").strip().splitlines()
-        _jobs[name] = PeriodicJob(name, float(every), func, doc[0] if doc else "")
+        _jobs[name] = PeriodicJob(name, float(every), func, doc[0] if doc else "", priority)
         return func
 
     return register
@@ -73,7 +75,7 @@ def jobs() -> list[PeriodicJob]:
     for job in sorted(_jobs.values(), key=lambda j: j.name):
         every = float(overrides.get(job.name, job.every))
         if every > 0:
-            out.append(PeriodicJob(job.name, every, job.func, job.description))
+            out.append(PeriodicJob(job.name, every, job.func, job.description, job.priority))
     return out
 
 
@@ -120,7 +122,7 @@ def claim(job: PeriodicJob, tick: int, *, by: str | None = None) -> PeriodicRun 
                         outcome=f"超时未完成（执行进程可能已退出），由 #{tick} 接替",
                         finished_at=now,
                     )
-                result = run_periodic.enqueue(job.name, tick)
+                result = run_periodic.using(priority=job.priority).enqueue(job.name, tick)
                 run.task_id = str(result.id)
             run.save(update_fields=["status", "outcome", "task_id"])
             return run

@@ -17,7 +17,7 @@ def run_periodic(job: str, tick: int) -> str:
 KEEP_DAYS = 14
 
 
-@periodic(every=3600, name="prune-history")
+@periodic(every=3600, name="prune-history", priority=-20)
 def prune_history() -> str:
     """清理 14 天前已结束的定时任务记录和后台任务结果。"""
     from django_tasks_db.models import DBTaskResult

@@ -57,7 +57,8 @@ def test_a_job_can_be_switched_off_or_slowed_per_city(settings):
 
 @pytest.mark.django_db
 def test_two_schedulers_claim_each_tick_once_and_the_worker_runs_it_once():
-    now = timezone.now()
+    # Half a minute past a full hour: a minute later only the one-minute jobs have a new tick.
+    now = timezone.now().replace(minute=0, second=30, microsecond=0)
     node1, node2 = {}, {}
     first = scheduling.claim_due(now, seen=node1)
     second = scheduling.claim_due(now, seen=node2)
@@ -160,3 +161,12 @@ def test_schedulers_racing_on_postgresql_claim_each_tick_exactly_once():
         t.join(60)
     assert sorted(t for t, _ in wins) == list(ticks)
     assert PeriodicRun.objects.filter(job=job.name).count() == 20
+
+
+@pytest.mark.django_db
+def test_the_deadline_sweep_goes_before_the_evaluation_recount_in_the_queue():
+    scheduling.claim_due(timezone.now().replace(minute=0, second=30, microsecond=0))
+    first = DBTaskResult.objects.ready().filter(queue_name="periodic").first()
+    assert first.args_kwargs["args"][0] == "sweep-deadlines"
+    order = [r.args_kwargs["args"][0] for r in DBTaskResult.objects.ready()]
+    assert order.index("sweep-deadlines") < order.index("refresh-evaluation")
