@@ -148,14 +148,7 @@ def _read_facts(cursor, tables: set[str]) -> _DbFacts:
     """Counts, applied migrations and referenced file names, through any DB-API cursor."""
     if "django_migrations" not in tables:
         raise BackupError("数据库还没有迁移（没有 django_migrations 表），没有可备份的内容")
-    counts: dict[str, int | None] = {}
-    for label, _ in KEY_TABLES:
-        table = apps.get_model(label)._meta.db_table
-        if table in tables:
-            cursor.execute(f"SELECT COUNT(*) FROM {_q(table)}")
-            counts[label] = int(cursor.fetchone()[0])
-        else:
-            counts[label] = None
+    counts = _count_tables(cursor, tables)
     cursor.execute("SELECT app, name FROM django_migrations ORDER BY id")
     migrations = [[app, name] for app, name in cursor.fetchall()]
     referenced: set[str] = set()
@@ -506,19 +499,23 @@ def check_archive(archive: Archive, progress: Progress | None = None) -> None:
 # --- restoring -------------------------------------------------------------------------------
 
 
+def _count_tables(cursor, tables: set[str]) -> dict[str, int | None]:
+    """Rows of each key table (None for a table the database does not have)."""
+    counts: dict[str, int | None] = {}
+    for label, _ in KEY_TABLES:
+        table = apps.get_model(label)._meta.db_table
+        if table in tables:
+            cursor.execute(f"SELECT COUNT(*) FROM {_q(table)}")
+            counts[label] = int(cursor.fetchone()[0])
+        else:
+            counts[label] = None
+    return counts
+
+
 def count_key_tables(using: str = "default") -> dict[str, int | None]:
     conn = connections[using]
     with conn.cursor() as cursor:
-        tables = set(conn.introspection.table_names(cursor))
-        counts: dict[str, int | None] = {}
-        for label, _ in KEY_TABLES:
-            table = apps.get_model(label)._meta.db_table
-            if table in tables:
-                cursor.execute(f"SELECT COUNT(*) FROM {_q(table)}")
-                counts[label] = int(cursor.fetchone()[0])
-            else:
-                counts[label] = None
-    return counts
+        return _count_tables(cursor, set(conn.introspection.table_names(cursor)))
 
 
 def occupied(using: str = "default") -> dict[str, int]:
