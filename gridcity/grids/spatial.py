@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from django.conf import settings
 from shapely import intersects_xy
 from shapely.geometry import shape
 from shapely.strtree import STRtree
@@ -98,10 +99,11 @@ def current_version() -> str:
     return row or ""
 
 
-# A process asks the database whether the grid layer changed at most this often; an import in
-# this process refreshes at once (forget_index).
-VERSION_CHECK_SECONDS = 1.0
-_index = StampedValue(build_index, current_version, check_every=VERSION_CHECK_SECONDS)
+# A process asks the database whether the grid layer changed at most every
+# GRIDCITY_STAMP_CHECK_SECONDS; an import in this process refreshes at once (forget_index).
+_index = StampedValue(
+    build_index, current_version, check_every=lambda: settings.GRIDCITY_STAMP_CHECK_SECONDS
+)
 
 
 def forget_index() -> None:

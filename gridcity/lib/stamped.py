@@ -15,7 +15,11 @@ T = TypeVar("T")
 
 class StampedValue(Generic[T]):
     def __init__(
-        self, load: Callable[[], T], read_stamp: Callable[[], str], *, check_every: float = 0.5
+        self,
+        load: Callable[[], T],
+        read_stamp: Callable[[], str],
+        *,
+        check_every: float | Callable[[], float] = 0.5,
     ) -> None:
         self._load = load
         self._read_stamp = read_stamp
@@ -27,7 +31,8 @@ class StampedValue(Generic[T]):
     def get(self) -> T:
         held = self._value
         now = time.monotonic()
-        if held is not None and now - self._checked_at < self.check_every:
+        every = self.check_every() if callable(self.check_every) else self.check_every
+        if held is not None and now - self._checked_at < every:
             return held[1]
         stamp = self._read_stamp()
         self._checked_at = now

@@ -33,7 +33,7 @@ def stamped(name: str, load: Callable) -> StampedValue:
     return StampedValue(
         load,
         lambda: read(name),
-        check_every=getattr(settings, "GRIDCITY_STAMP_CHECK_SECONDS", 0.5),
+        check_every=lambda: settings.GRIDCITY_STAMP_CHECK_SECONDS,
     )
 
 

@@ -96,7 +96,12 @@ def test_make_run_supervises_with_nothing_else_started(tmp_path):
         "PATH": f"{BIN}:{os.environ['PATH']}",
         "DJANGO_SETTINGS_MODULE": "gridcity.settings",
     }
-    for key in ("GRIDCITY_DATABASE_URL", "GRIDCITY_REDIS_URL", "GRIDCITY_PERIODIC_SECONDS"):
+    for key in (
+        "GRIDCITY_DATABASE_URL",
+        "GRIDCITY_REDIS_URL",
+        "GRIDCITY_PERIODIC_SECONDS",
+        "GRIDCITY_STAMP_CHECK_SECONDS",
+    ):
         env.pop(key, None)
     port, hook_port = free_port(), free_port()
     env["GRIDCITY_BIND"] = f"127.0.0.1:{port}"
