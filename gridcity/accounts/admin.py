@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from gridcity.accounts.models import ApiToken, Department, User
+from gridcity.accounts.models import ApiToken, AuditEntry, Department, User
 
 
 @admin.register(Department)
@@ -87,3 +87,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # Conditional update: a token revoked earlier keeps its original revocation time.
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"已吊销 {count} 个令牌", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the trail is written by the actions, never edited by hand."""
+
+    list_display = ("at", "actor", "actor_role", "action", "object_type", "object_id", "summary")
+    list_filter = ("action", "object_type", "actor_role")
+    search_fields = ("object_id", "summary", "actor__username", "actor__display_name")
+    date_hierarchy = "at"
+    list_select_related = ("actor",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -133,3 +133,33 @@ class ApiToken(models.Model):
     @staticmethod
     def generate_raw() -> str:
         return "gc_" + secrets.token_urlsafe(32)
+
+
+class AuditEntry(models.Model):
+    """Append-only: who did what to a record outside the case loop (a pairing, a survey, a
+    training session, an exposure…). Cases keep their own richer trail (CaseEvent)."""
+
+    at = models.DateTimeField(_("时间"), db_index=True)
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_role = models.CharField(_("角色"), max_length=16, blank=True)
+    action = models.CharField(_("动作"), max_length=48)
+    object_type = models.CharField(_("对象类型"), max_length=64)  # "app_label.model"
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    summary = models.CharField(_("摘要"), max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("操作记录")
+        verbose_name_plural = _("操作记录")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

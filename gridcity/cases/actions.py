@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from gridcity.accounts.actions import get_system_user
 from gridcity.accounts.models import CENTRE_ROLES, Department, Role, User
+from gridcity.cases import hooks
 from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.cases.facts import refresh_case_facts
 from gridcity.cases.models import (
@@ -437,8 +438,7 @@ def _report_in_transaction(
                 department=case.suggested_department,
                 note="按责任规则自动派遣",
             )
-    _emit_after_commit("case.created", case)
-    _tag_campaigns_after_commit(case)
+    hooks.announce(hooks.CaseChange(case, hooks.CREATED, to_status=case.status))
     count_intake(inp.channel)
     return IntakeResult(case, report, created=True)
 
@@ -790,37 +790,8 @@ def _apply(
     _save_photos(case, event, list(photos), kind, user, now)
     if t.action == "report_back" and pending_ids:
         Attachment.objects.filter(pk__in=pending_ids).update(event=event)
-    hook = {"dispatch": "case.dispatched", "close": "case.closed"}.get(t.action)
-    if hook:
-        _emit_after_commit(hook, case)
-    if t.action == "locate":
-        _tag_campaigns_after_commit(case)  # a case placed by hand only now has an area
+    hooks.announce(hooks.CaseChange(case, t.action, from_status, target))
     return event
-
-
-def _tag_campaigns_after_commit(case: Case) -> None:
-    """Tag the case to the campaigns (专项整治) that cover it. robust=True: a tagging failure is
-    logged and never undoes or breaks an intake that has already committed."""
-
-    def tag() -> None:
-        from gridcity.campaigns.actions import tag_case
-
-        tag_case(case.pk)
-
-    transaction.on_commit(tag, robust=True)
-
-
-def _emit_after_commit(event_type: str, case: Case, *, supervision_order=None) -> None:
-    """Tell subscribed city systems (webhooks) once the change is committed, never before."""
-
-    def send() -> None:
-        from gridcity.cases.presenters import order_out
-        from gridcity.open311.webhooks import emit
-
-        data = {"supervision_order": order_out(supervision_order)} if supervision_order else None
-        emit(event_type, case, data=data)
-
-    transaction.on_commit(send)
 
 
 def _start_step(case: Case, now: datetime, calendar: WorkCalendar) -> None:
@@ -936,7 +907,7 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
             **_actor_fields(acting_user),
         )
         Attachment.objects.filter(event__data__report_id=report.pk, case=old_case).update(case=case)
-        _tag_campaigns_after_commit(case)
+        hooks.announce(hooks.CaseChange(case, hooks.SPLIT, to_status=case.status))
     return case
 
 
@@ -1016,7 +987,9 @@ def _create_order(
         data={"order": order.number, "kind": kind, "level": level},
         **_actor_fields(user),
     )
-    _emit_after_commit("supervision.created", case, supervision_order=order)
+    hooks.announce(
+        hooks.CaseChange(case, hooks.SUPERVISED, case.status, case.status, {"order": order})
+    )
     return order
 
 
@@ -1110,7 +1083,7 @@ def sweep_deadlines(now: datetime | None = None) -> SweepResult:
                 data={"deadline": deadline.isoformat(), **_field_responsible(case)},
                 **_actor_fields(system),
             )
-            _emit_after_commit("case.overdue", case)
+            hooks.announce(hooks.CaseChange(case, hooks.OVERDUE, case.status, case.status))
         result.marked += 1
     ladder = sorted(settings.GRIDCITY_ESCALATION_LADDER)
     candidates = Case.objects.filter(
