@@ -39,6 +39,7 @@ from gridcity.cases.actions import (
 from gridcity.cases.errors import CaseError
 from gridcity.cases.models import OPEN, Case, CaseEvent, Channel, Report, Status, SupervisionKind
 from gridcity.cases.models import SupervisionOrder as Order
+from gridcity.demo.context import DemoContext
 from gridcity.grids.actions import import_areas, make_grid
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
@@ -285,6 +286,8 @@ class DemoResult:
     token: str = ""
     skipped: Counter = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
+    modules: dict[str, dict[str, int]] = field(default_factory=dict)  # module -> rows made
+    context: DemoContext | None = None  # what the modules were built from
     seconds: float = 0.0
 
 
@@ -1028,6 +1031,10 @@ def add_supervision(rng: random.Random, people: People) -> None:
 # ---------------------------------------------------------------------------------------------
 # The whole build
 
+# The supervision modules around the case loop, built after the history through their own
+# actions, each in its own transaction: (the name the build log shows, build(ctx) -> counts).
+MODULES: list[tuple[str, Callable[[DemoContext], dict[str, int]]]] = []
+
 
 def build_demo(opts: DemoOptions, *, log: Callable[[str], None] = lambda s: None) -> DemoResult:
     t_start = time_mod.monotonic()
@@ -1059,7 +1066,12 @@ def build_demo(opts: DemoOptions, *, log: Callable[[str], None] = lambda s: None
         log(f"模拟 {opts.months:g} 个月的案件历史（{opts.cases} 件）…")
         history = run_history(rng, people, start, end, opts.cases)
         add_supervision(rng, people)
-        lap("案件历史", t)
+        t = lap("案件历史", t)
+    ctx = result.context = DemoContext(rng=rng, people=people, start=start, now=end)
+    for name, build in MODULES:
+        with transaction.atomic():
+            result.modules[name] = build(ctx)
+        t = lap(name, t)
     result.skipped = history.skipped
     result.cells = Area.objects.filter(level=AreaLevel.CELL, is_active=True).count()
     result.streets = len(streets)
