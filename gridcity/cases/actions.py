@@ -23,6 +23,7 @@ from gridcity.cases.facts import refresh_case_facts
 from gridcity.cases.models import (
     OPEN,
     PUBLIC_CHANNELS,
+    Addressee,
     Attachment,
     AttachmentKind,
     Case,
@@ -35,7 +36,15 @@ from gridcity.cases.models import (
 )
 from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo, check_photos
 from gridcity.cases.scope import jurisdiction_path, visible_to
-from gridcity.cases.workflow import BY_ACTION, STEP_OF_STATUS, Scope, Transition, transitions_from
+from gridcity.cases.workflow import (
+    BY_ACTION,
+    STEP_LABELS,
+    STEP_OF_STATUS,
+    STEP_OWNERS,
+    Scope,
+    Transition,
+    transitions_from,
+)
 from gridcity.dispatch.actions import decide_for
 from gridcity.grids.actions import beat_manager_for_cell, locate
 from gridcity.grids.models import Beat, Component
@@ -769,6 +778,10 @@ def _apply(
             "step_overdue_at",
         }
     case.save(update_fields=sorted(changed))
+    if t.target is not None:
+        settled = _settle_orders(case, ended_step=step_fields.get("step", ""), by=t, now=now)
+        if settled:
+            data["settled_orders"] = settled
     event = _add_event(
         case=case,
         action=t.action,
@@ -949,6 +962,28 @@ def do_create_supervision(
         )
 
 
+def addressee_of(case: Case) -> dict:
+    """Whoever owns the case's current step: the holding department, the grid manager who must
+    verify or check on site, or the centre (filing, dispatching, closing)."""
+    kind, _roles = STEP_OWNERS.get(case.step, (Addressee.DEPARTMENT, frozenset()))
+    if kind == Addressee.FIELD:
+        manager = _field_responsible(case).get("responsible")
+        if manager is not None:
+            return {
+                "addressee_kind": Addressee.FIELD,
+                "addressee_id": manager,
+                "department_id": None,
+            }
+        kind = Addressee.CENTRE  # a cell without a grid manager: the centre must see to it
+    if kind == Addressee.CENTRE:
+        return {"addressee_kind": Addressee.CENTRE, "addressee_id": None, "department_id": None}
+    return {
+        "addressee_kind": Addressee.DEPARTMENT,
+        "addressee_id": None,
+        "department_id": case.department_id,
+    }
+
+
 def _create_order(
     case: Case,
     *,
@@ -966,8 +1001,8 @@ def _create_order(
         case=case,
         kind=kind,
         level=level,
-        department_id=case.department_id,
-        step=step,
+        **addressee_of(case),
+        step=step or case.step,
         step_started_at=step_started_at,
         note=note,
         created_by=user,
@@ -993,6 +1028,80 @@ def _create_order(
     return order
 
 
+def _settle_orders(case: Case, *, ended_step: str, by: Transition, now: datetime) -> list[str]:
+    """Settle (办结) the standing orders this transition answers: every order once the case has
+    ended, and an overdue order once the step it chases is done. Returns their numbers."""
+    standing = SupervisionOrder.objects.filter(case=case, settled_at__isnull=True)
+    if case.status not in OPEN:
+        reason = f"案件已{by.label}"
+    elif ended_step and case.step != ended_step:
+        standing = standing.filter(kind=SupervisionKind.OVERDUE, step=ended_step)
+        reason = f"{_step_label(ended_step)}环节已完成（{by.label}）"
+    else:
+        return []
+    numbers = list(standing.values_list("number", flat=True))
+    if numbers:
+        standing.update(settled_at=now, settled_reason=reason)
+    return numbers
+
+
+def may_reply(order: SupervisionOrder, user: User) -> str | None:
+    """None if `user` may answer `order`, else why not (in Chinese, for the page)."""
+    if order.settled_at is not None:
+        return "督办单已办结"
+    if order.replied_at is not None:
+        return "督办单已答复"
+    role = effective_role(user)
+    if role == Role.ADMIN:
+        return None
+    if order.addressee_kind == Addressee.FIELD:
+        if order.addressee_id == user.pk:
+            return None
+        return "该督办单由负责的网格员答复"
+    if order.addressee_kind == Addressee.CENTRE:
+        if role in centre_answerers(order.step):
+            return None
+        return f"该督办单由中心负责{_step_label(order.step)}的人员答复"
+    if role not in (Role.HANDLER, Role.DEPT_LEAD):
+        return "只有被督办部门可以答复督办单"
+    if user.department_id == order.department_id or (
+        role == Role.DEPT_LEAD and order.department_id in user.department.subtree_ids()
+    ):
+        return None
+    return "该督办单不是督办本部门的"
+
+
+def orders_awaiting(user: User):
+    """The standing, unanswered orders `user` must answer: a desk's, a grid manager's or the
+    centre's list."""
+    qs = SupervisionOrder.objects.filter(
+        case__in=visible_to(user), settled_at__isnull=True, replied_at__isnull=True
+    )
+    role = effective_role(user)
+    if role == Role.ADMIN:
+        return qs
+    if role == Role.INSPECTOR:
+        return qs.filter(addressee_kind=Addressee.FIELD, addressee=user)
+    if role in (Role.HANDLER, Role.DEPT_LEAD):
+        depts = (
+            user.department.subtree_ids()
+            if role == Role.DEPT_LEAD and user.department_id
+            else {user.department_id}
+        )
+        return qs.filter(addressee_kind=Addressee.DEPARTMENT, department_id__in=depts)
+    steps = [step for step in STEP_OWNERS if role in centre_answerers(step)]
+    return qs.filter(addressee_kind=Addressee.CENTRE, step__in=steps)
+
+
+def centre_answerers(step: str) -> frozenset:
+    """The centre roles that answer an order on `step`; a field step that fell to the centre
+    (no grid manager for the cell) is the intake desk's."""
+    kind, roles = STEP_OWNERS.get(step, (Addressee.CENTRE, frozenset()))
+    if kind == Addressee.CENTRE:
+        return roles
+    return frozenset({Role.INTAKE, Role.SHIFT_LEAD})
+
+
 def do_reply_supervision(
     order: SupervisionOrder | int, *, acting_user: User, reply: str, now: datetime | None = None
 ) -> SupervisionOrder:
@@ -1008,20 +1117,11 @@ def do_reply_supervision(
         )
         if order is None or not visible_to(acting_user).filter(pk=order.case_id).exists():
             raise NotFound("督办单不存在或无权查看")
-        role = effective_role(acting_user)
-        if role not in (Role.HANDLER, Role.DEPT_LEAD, Role.ADMIN):
-            raise Forbidden("只有被督办部门可以答复督办单")
-        if (
-            role != Role.ADMIN
-            and acting_user.department_id != order.department_id
-            and not (
-                role == Role.DEPT_LEAD
-                and order.department_id in acting_user.department.subtree_ids()
-            )
-        ):
-            raise Forbidden("该督办单不是督办本部门的")
-        if order.replied_at:
-            raise Conflict("督办单已答复", field="reply")
+        if order.settled_at or order.replied_at:
+            raise Conflict(may_reply(order, acting_user), field="reply")
+        refusal = may_reply(order, acting_user)
+        if refusal:
+            raise Forbidden(refusal)
         now = now or timezone.now()
         order.reply, order.replied_by, order.replied_at = reply.strip(), acting_user, now
         order.save(update_fields=["reply", "replied_by", "replied_at"])
@@ -1144,8 +1244,6 @@ def _field_responsible(case: Case) -> dict:
 
 
 def _step_label(step: str) -> str:
-    from gridcity.cases.workflow import STEP_LABELS
-
     return STEP_LABELS.get(step, step)
 
 
@@ -1159,6 +1257,9 @@ __all__ = [
     "do_attach_photo",
     "do_create_supervision",
     "do_reply_supervision",
+    "may_reply",
+    "orders_awaiting",
+    "addressee_of",
     "sweep_deadlines",
     "available_transitions",
     "may_take",

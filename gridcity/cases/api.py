@@ -301,14 +301,26 @@ def supervise(request, number: str, payload: SupervisionIn):
 
 
 @router.get("/supervision-orders", summary="督办单列表")
-def list_orders(request, answered: bool | None = None, page: int = 1, page_size: int = 50):
-    qs = SupervisionOrder.objects.filter(case__in=visible_to(request.user)).select_related(
-        "case", "department"
-    )
+def list_orders(
+    request,
+    answered: bool | None = None,
+    settled: bool | None = None,
+    mine: bool = False,
+    page: int = 1,
+    page_size: int = 50,
+):
+    """`settled=false` lists the standing orders; `mine=true` those the caller must answer."""
+    qs = (
+        actions.orders_awaiting(request.user)
+        if mine
+        else SupervisionOrder.objects.filter(case__in=visible_to(request.user))
+    ).select_related("case", "department", "addressee")
     if answered is True:
         qs = qs.filter(replied_at__isnull=False)
     elif answered is False:
         qs = qs.filter(replied_at__isnull=True)
+    if settled is not None:
+        qs = qs.filter(settled_at__isnull=not settled)
     page, page_size = max(page, 1), min(max(page_size, 1), 500)
     total = qs.count()
     rows = qs[(page - 1) * page_size : page * page_size]

@@ -287,6 +287,14 @@ class SupervisionKind(models.TextChoices):
     KEY_CASE = "key_case", _("重点案件督办")
 
 
+class Addressee(models.TextChoices):
+    """Who must act on a supervision order: whoever owns the step it chases."""
+
+    DEPARTMENT = "department", _("责任部门")
+    FIELD = "field", _("网格员")
+    CENTRE = "centre", _("监督指挥中心")
+
+
 class SupervisionOrder(models.Model):
     number = models.CharField(_("督办单号"), max_length=24, unique=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="supervision_orders")
@@ -299,6 +307,18 @@ class SupervisionOrder(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="supervision_orders",
+    )
+    addressee_kind = models.CharField(
+        _("督办对象"), max_length=16, choices=Addressee.choices, default=Addressee.DEPARTMENT
+    )
+    addressee = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("被督办人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supervision_orders",
+        help_text=_("网格员环节（核实、核查）的督办单发给负责的网格员。"),
     )
     step = models.CharField(_("超期环节"), max_length=16, blank=True)
     step_started_at = models.DateTimeField(null=True, blank=True)
@@ -313,6 +333,9 @@ class SupervisionOrder(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     replied_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+    # Settled (办结) when the step it chases is done or the case ends; the reason says which.
+    settled_at = models.DateTimeField(_("办结时间"), null=True, blank=True, db_index=True)
+    settled_reason = models.CharField(_("办结原因"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("督办单")
@@ -333,6 +356,20 @@ class SupervisionOrder(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.replied_at is not None
+
+    @property
+    def is_settled(self) -> bool:
+        return self.settled_at is not None
+
+    def get_step_display(self) -> str:
+        from gridcity.cases.workflow import STEP_LABELS
+
+        return STEP_LABELS.get(self.step, self.step)
+
+    @property
+    def awaits_reply(self) -> bool:
+        """Still standing and not yet answered: what the addressee's desk lists."""
+        return self.settled_at is None and self.replied_at is None
 
 
 class FactColumns(models.Model):

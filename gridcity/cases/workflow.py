@@ -261,6 +261,20 @@ STEP_LABELS = {
 }
 
 
+# Who owns each step, so who answers a supervision order (督办) raised on it: the addressee kind
+# (see models.Addressee) and the roles that may answer for it. A field step is the assigned grid
+# manager's (else the beat's); a department step is the holding department's.
+STEP_OWNERS: dict[str, tuple[str, frozenset[Role]]] = {
+    "file": ("centre", frozenset(INTAKE_STAFF)),
+    "verify": ("field", frozenset({R.INSPECTOR})),
+    "dispatch": ("centre", frozenset(DISPATCH_STAFF)),
+    "sign": ("department", frozenset(DEPT_STAFF)),
+    "handle": ("department", frozenset(DEPT_STAFF)),
+    "check": ("field", frozenset({R.INSPECTOR})),
+    "close": ("centre", frozenset({R.SHIFT_LEAD, R.ADMIN})),
+}
+
+
 def transitions_from(status: Status | str) -> list[Transition]:
     return [t for t in TRANSITIONS if status in t.sources]
 

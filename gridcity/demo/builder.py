@@ -34,10 +34,20 @@ from gridcity.cases.actions import (
     do_reply_supervision,
     do_report_case,
     do_transition_case,
+    may_reply,
     sweep_deadlines,
 )
 from gridcity.cases.errors import CaseError
-from gridcity.cases.models import OPEN, Case, CaseEvent, Channel, Report, Status, SupervisionKind
+from gridcity.cases.models import (
+    OPEN,
+    Addressee,
+    Case,
+    CaseEvent,
+    Channel,
+    Report,
+    Status,
+    SupervisionKind,
+)
 from gridcity.cases.models import SupervisionOrder as Order
 from gridcity.demo.context import DemoContext
 from gridcity.grids.actions import import_areas, make_grid
@@ -1018,14 +1028,19 @@ def add_supervision(rng: random.Random, people: People) -> None:
                 kind=SupervisionKind.KEY_CASE,
                 note="重点案件，请加快处置",
             )
-    orders = Order.objects.filter(
-        replied_at__isnull=True, case__status__in=OPEN, department__isnull=False
-    ).order_by("pk")
-    for order in list(orders)[::2]:
-        user = people.handlers.get(order.department_id)
-        if user is None or order.case.department_id != order.department_id:
-            continue
-        do_reply_supervision(order, acting_user=user, reply="已安排人员到场处置，预计今日完成")
+    standing = Order.objects.filter(replied_at__isnull=True, settled_at__isnull=True)
+    for order in list(standing.select_related("addressee").order_by("pk"))[::2]:
+        if order.addressee_kind == Addressee.FIELD:
+            user, reply = order.addressee, "已到现场，今日内完成核查"
+        elif order.addressee_kind == Addressee.CENTRE:
+            user, reply = people.centre["shiftlead"], "已安排值班人员立即办理"
+        else:
+            user, reply = (
+                people.handlers.get(order.department_id),
+                "已安排人员到场处置，预计今日完成",
+            )
+        if user is not None and may_reply(order, user) is None:
+            do_reply_supervision(order, acting_user=user, reply=reply)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from gridcity.cases.actions import (
     do_transition_case,
     effective_role,
     haversine_m,
+    orders_awaiting,
 )
 from gridcity.cases.errors import CaseError
 from gridcity.cases.models import (
@@ -125,10 +126,23 @@ def field_home(request: HttpRequest) -> HttpResponse:
             }
         )
     rows.sort(key=lambda r: (r["distance"] is None, r["distance"] or 0, r["case"].step_deadline))
+    # Supervision orders on a late verify or check step are the grid manager's to answer.
+    orders = list(
+        orders_awaiting(user)
+        .select_related("case", "case__category", "created_by")
+        .order_by("reply_deadline", "pk")
+    )
+    for o in orders:
+        o.can_reply = True
     return render(
         request,
         "web/field/home.html",
-        {"rows": rows, "origin_label": origin_label if lon is not None else ""},
+        {
+            "rows": rows,
+            "orders": orders,
+            "here": request.path,
+            "origin_label": origin_label if lon is not None else "",
+        },
     )
 
 

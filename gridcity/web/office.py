@@ -253,7 +253,12 @@ def _case_context(request: HttpRequest, case: Case, errors: FormErrors | None = 
         "duplicates": duplicates,
         "can_unlink": role in INTAKE_ROLES,
         "can_supervise": role in SUPERVISE_ROLES and case.status in OPEN,
-        "orders": list(case.supervision_orders.select_related("created_by", "replied_by")),
+        "orders": _with_reply_rights(
+            case.supervision_orders.select_related(
+                "created_by", "replied_by", "department", "addressee"
+            ),
+            user,
+        ),
         "map_data": _map_data(case, pick=any(t.action == "locate" for t in transitions)),
         "area_names": _area_names(case),
         "supervision_kinds": [
@@ -541,32 +546,35 @@ def command_centre(request: HttpRequest) -> HttpResponse:
     )
 
 
+BOARD_VIEWS = {"late": "red", "soon": "yellow"}
+
+
 @roles_required(*OVERSIGHT_ROLES)
 def overdue_board(request: HttpRequest) -> HttpResponse:
+    """What is still late (红灯), most overdue first; 黄灯 (about to be late) on its own tab.
+    A case whose late step has been done leaves the board, and its orders are settled."""
+    show = request.GET.get("show", "late")
+    if show not in BOARD_VIEWS:
+        show = "late"
+    standing = Q(supervision_orders__settled_at=None, supervision_orders__replied_at=None)
     cases = list(
         _list_qs(request.user)
         .filter(status__in=OPEN, step_deadline__isnull=False)
-        .annotate(
-            open_orders=Count("supervision_orders", filter=Q(supervision_orders__replied_at=None))
-        )
+        .annotate(open_orders=Count("supervision_orders", filter=standing))
         .order_by("step_deadline", "pk")
     )
-    rows = _with_deadlines(cases)
-    rows.sort(
-        key=lambda r: (
-            LIGHT_ORDER[r["light"]["light"] if r["light"] else None],
-            r["case"].step_deadline,
-        )
-    )
+    all_rows = _with_deadlines(cases)
     counts = {
-        k: sum(1 for r in rows if r["light"] and r["light"]["light"] == k)
+        k: sum(1 for r in all_rows if r["light"] and r["light"]["light"] == k)
         for k in ("red", "yellow", "green")
     }
+    rows = [r for r in all_rows if r["light"] and r["light"]["light"] == BOARD_VIEWS[show]]
     context = {
         "rows": rows,
+        "show": show,
         "counts": counts,
         "can_supervise": effective_role(request.user) in SUPERVISE_ROLES,
-        "here": request.path,
+        "here": request.get_full_path(),
         "now": timezone.now(),
     }
     if request.htmx:
@@ -574,16 +582,46 @@ def overdue_board(request: HttpRequest) -> HttpResponse:
     return render(request, "web/office/overdue_board.html", context)
 
 
+ORDER_STATES = {
+    "awaiting": Q(settled_at=None, replied_at=None),
+    "replied": Q(settled_at=None, replied_at__isnull=False),
+    "settled": Q(settled_at__isnull=False),
+}
+
+
+def _with_reply_rights(orders, user) -> list[SupervisionOrder]:
+    orders = list(orders)
+    for o in orders:
+        o.can_reply = actions.may_reply(o, user) is None
+    return orders
+
+
 @roles_required(*ORDER_ROLES)
 def supervision_orders(request: HttpRequest) -> HttpResponse:
-    orders = list(
-        SupervisionOrder.objects.filter(case__in=visible_to(request.user))
-        .select_related("case", "case__category", "department", "created_by", "replied_by")
-        .order_by("replied_at", "-created_at", "-pk")[:200]
+    """Every order in view, by state: standing and unanswered first (the default), answered but
+    still standing, settled (with the reason)."""
+    state = request.GET.get("state", "awaiting")
+    if state not in ORDER_STATES:
+        state = "awaiting"
+    visible = SupervisionOrder.objects.filter(case__in=visible_to(request.user))
+    counts = {k: visible.filter(q).count() for k, q in ORDER_STATES.items()}
+    orders = _with_reply_rights(
+        visible.filter(ORDER_STATES[state])
+        .select_related(
+            "case",
+            "case__category",
+            "department",
+            "addressee",
+            "created_by",
+            "replied_by",
+        )
+        .order_by("-created_at", "-pk")[:200],
+        request.user,
     )
-    pending = sum(1 for o in orders if o.replied_at is None)
     return render(
-        request, "web/office/supervision_orders.html", {"orders": orders, "pending": pending}
+        request,
+        "web/office/supervision_orders.html",
+        {"orders": orders, "state": state, "counts": counts, "here": request.get_full_path()},
     )
 
 
@@ -604,10 +642,11 @@ def desk(request: HttpRequest) -> HttpResponse:
         moves = allowed_actions(r["case"].status, role)
         r["buttons"] = [t for t in moves if is_one_click(t)]
         r["forms"] = [t for t in moves if not is_one_click(t)]
-    orders = list(
-        SupervisionOrder.objects.filter(case__in=visible_to(request.user), replied_at__isnull=True)
-        .select_related("case", "case__category")
-        .order_by("reply_deadline", "pk")
+    orders = _with_reply_rights(
+        actions.orders_awaiting(request.user)
+        .select_related("case", "case__category", "department", "created_by")
+        .order_by("reply_deadline", "pk"),
+        request.user,
     )
     counts = {
         "new": sum(1 for r in rows if r["case"].status == Status.DISPATCHED),

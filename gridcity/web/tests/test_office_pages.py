@@ -77,7 +77,7 @@ PAGES = [
     ("web:triage", "intake", "待定位案件"),
     ("web:command_centre", "dispatcher", "待派遣"),
     ("web:overdue_board", "dispatcher", "超期督办看板"),
-    ("web:overdue_board", "leader", "在办案件"),
+    ("web:overdue_board", "leader", "超期督办看板"),
     ("web:supervision_orders", "dispatcher", "督办单"),
     ("web:desk", "sanitation", "部门工作台"),
     ("web:desk", "sanitation_lead", "本部门在办案件"),
@@ -414,7 +414,7 @@ def test_it_lists_extension_requests_for_approval(client, city):
 
 
 @pytest.mark.django_db
-def test_it_puts_red_cases_first_on_the_overdue_board(client, city):
+def test_the_overdue_board_shows_only_what_is_still_late(client, city):
     from django.utils import timezone
 
     late = report(city, 0)
@@ -426,10 +426,14 @@ def test_it_puts_red_cases_first_on_the_overdue_board(client, city):
     fresh = report(city, 1)
     login(client, city, "dispatcher")
     body = client.get(reverse("web:overdue_board")).content.decode()
-    assert body.index(late.number) < body.index(fresh.number)
+    assert late.number in body and fresh.number not in body
     assert "已超期" in body
     partial = client.get(reverse("web:overdue_board"), HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and late.number in partial
+    # Once the late step is done the case leaves the board.
+    move(late, "sign", city.people["sanitation"])
+    body = client.get(reverse("web:overdue_board")).content.decode()
+    assert late.number not in body
 
 
 # ---------------------------------------------------------------------------------------------
