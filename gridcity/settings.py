@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "gridcity.evaluation",
     "gridcity.campaigns",
     "gridcity.people",
+    "gridcity.publicity",
     "gridcity.web",
 ]
 

@@ -22,6 +22,8 @@ urlpatterns = [
     path("evaluation/", include("gridcity.evaluation.urls")),
     path("campaigns/", include("gridcity.campaigns.urls")),
     path("people/", include("gridcity.people.urls")),
+    # The office pages under publicity/, the public 曝光台 under public/exposures/.
+    path("", include("gridcity.publicity.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gridcity.web.urls", namespace="web")),
 ]

@@ -49,6 +49,7 @@ from gridcity.cases.models import (
     SupervisionKind,
 )
 from gridcity.cases.models import SupervisionOrder as Order
+from gridcity.demo import city_publicity
 from gridcity.demo.context import DemoContext
 from gridcity.grids.actions import import_areas, make_grid
 from gridcity.grids.models import Area, AreaLevel, Beat
@@ -1048,7 +1049,9 @@ def add_supervision(rng: random.Random, people: People) -> None:
 
 # The supervision modules around the case loop, built after the history through their own
 # actions, each in its own transaction: (the name the build log shows, build(ctx) -> counts).
-MODULES: list[tuple[str, Callable[[DemoContext], dict[str, int]]]] = []
+MODULES: list[tuple[str, Callable[[DemoContext], dict[str, int]]]] = [
+    ("曝光台", city_publicity.build),
+]
 
 
 def build_demo(opts: DemoOptions, *, log: Callable[[str], None] = lambda s: None) -> DemoResult:
