@@ -14,6 +14,7 @@ from gridcity.cases.actions import add_case_event, effective_role
 from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.facts import FACT_COLUMNS
 from gridcity.cases.models import Case, CaseEvent, FactDay, Status
+from gridcity.evaluation import sources
 from gridcity.evaluation.compute import (
     FrozenSource,
     LiveSource,
@@ -28,6 +29,7 @@ from gridcity.evaluation.models import (
     AppealStatus,
     EvaluationPeriod,
     Fact,
+    FrozenUnitFigure,
     PeriodResult,
     PeriodStatus,
 )
@@ -53,6 +55,18 @@ def copy_facts(live: LiveSource, row: EvaluationPeriod) -> int:
             )
             total += cur.rowcount
     return total
+
+
+def freeze_unit_figures(live: LiveSource, row: EvaluationPeriod) -> int:
+    """Copy every registered source's figures for the period (督查扣分, 曝光次数 …) into the
+    snapshot, so that later findings or exposures dated in the period change nothing."""
+    figures = [
+        FrozenUnitFigure(period=row, source=s.key, label=s.label, unit=unit, value=value)
+        for s in sources.registered()
+        for unit, value in (live.external(s.key) or {}).items()
+    ]
+    FrozenUnitFigure.objects.bulk_create(figures)
+    return len(figures)
 
 
 # Above this many facts a freeze goes to the task worker rather than the web request (10,000,000
@@ -104,7 +118,9 @@ def do_freeze_period(
                 frozen_at=now,
                 frozen_by=acting_user,
             )
-            copy_facts(LiveSource(window), row)
+            live = LiveSource(window)
+            copy_facts(live, row)
+            freeze_unit_figures(live, row)
             frozen = FrozenSource(row)
             for unit_type, ranking in compute_rankings(period, source=frozen).items():
                 PeriodResult.objects.create(

@@ -1,11 +1,15 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from gridcity.evaluation import sources
 from gridcity.evaluation.models import (
     Appeal,
     AppealLog,
     EvaluationPeriod,
     Indicator,
     Scheme,
+    SchemeDeduction,
     SchemeItem,
 )
 
@@ -22,11 +26,30 @@ class SchemeItemInline(admin.TabularInline):
     extra = 0
 
 
+def _source_choices() -> list[tuple[str, str]]:
+    return [(s.key, f"{s.label}（{s.key}）") for s in sources.registered()]
+
+
+class SchemeDeductionForm(forms.ModelForm):
+    # The sources other apps registered when they started (see evaluation/sources.py).
+    source = forms.ChoiceField(label=_("扣分来源"), choices=_source_choices)
+
+    class Meta:
+        model = SchemeDeduction
+        fields = ["source", "points_per_unit", "cap"]
+
+
+class SchemeDeductionInline(admin.TabularInline):
+    model = SchemeDeduction
+    form = SchemeDeductionForm
+    extra = 0
+
+
 @admin.register(Scheme)
 class SchemeAdmin(admin.ModelAdmin):
-    list_display = ["name", "unit_type", "is_active"]
+    list_display = ["name", "unit_type", "is_active", "min_cases_to_rank"]
     list_filter = ["unit_type", "is_active"]
-    inlines = [SchemeItemInline]
+    inlines = [SchemeItemInline, SchemeDeductionInline]
 
 
 @admin.register(EvaluationPeriod)

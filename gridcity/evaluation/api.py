@@ -42,6 +42,8 @@ def indicators(request, unit_type: str, period: str, unit: str = ""):
         "period": r.period.key,
         "frozen": r.frozen,
         "scheme": r.scheme,
+        "min_cases_to_rank": r.min_cases,
+        "volume": r.volume_label,
         "units": [
             {
                 "unit": u.unit.key,
@@ -50,6 +52,18 @@ def indicators(request, unit_type: str, period: str, unit: str = ""):
                 "score": _num(u.score),
                 "grade": u.grade,
                 "rank": u.rank,
+                # False: below the scheme's minimum volume, listed apart with no score or rank.
+                "ranked": u.ranked,
+                "volume": u.volume,
+                "deductions": [
+                    {
+                        "source": d.source,
+                        "label": d.label,
+                        "value": _num(d.value),
+                        "points": _num(d.points),
+                    }
+                    for d in u.deductions
+                ],
                 "indicators": {
                     k: {
                         "name": INDICATORS[k].name,

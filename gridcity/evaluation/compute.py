@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -27,21 +27,27 @@ from gridcity.accounts.models import Department, DepartmentKind, User
 from gridcity.cases.facts import FLOW_MEASURES, refresh_stale_days
 from gridcity.cases.models import CaseFact, FactDay
 from gridcity.evaluation import indicators as ind
+from gridcity.evaluation import sources
 from gridcity.evaluation.indicators import (
     INDICATORS,
     MEASURES,
     STOCK_MEASURES,
+    VOLUMES,
     Counts,
+    DeductionLine,
+    DeductionSpec,
     Figure,
     Period,
     SchemeItemSpec,
     UnitType,
+    deduct,
     evaluate,
     grade,
     indicators_for,
     parse_period,
     rank,
     score,
+    volume,
 )
 from gridcity.grids.models import Area, AreaLevel
 
@@ -76,12 +82,18 @@ def in_window(qs: QuerySet, w: Window, *, stock: bool) -> QuerySet:
     return qs.filter(at__gte=w.start, at__lt=w.end)
 
 
+# The unit columns counted per day (cases.FactDay); cells are counted from the facts directly.
+DAY_COUNTED_COLUMNS = ("u_dept", "u_actor", "u_area")
+STOCK_COLUMNS = ("u_dept", "u_actor", "u_area", "u_cell")
+
+
 class LiveSource:
     frozen = False
 
     def __init__(self, window: Window):
         self.w = window
         self._open_steps: list[tuple] | None = None
+        self._external: dict[str, dict[int, Decimal] | None] = {}
 
     def flow(self) -> QuerySet:
         # measure IN (…) rather than NOT IN: one range of the (measure, at) index per measure.
@@ -98,7 +110,11 @@ class LiveSource:
 
     def counted(self, column: str, measures: set[str]) -> list[tuple]:
         """(measure, unit, n, f1, f2, hours) per measure and unit: the flow measures from the
-        per-day counts (recounting the stale days first), the stock ones from the facts."""
+        per-day counts (recounting the stale days first), the stock ones from the facts.
+        Cells have no day counts: one GROUP BY over the period's facts (a demo month is a few
+        tens of thousands of rows; the board counts cells only when cells are asked for)."""
+        if column not in DAY_COUNTED_COLUMNS:
+            return _grouped(self.flow(), column, measures) + self._stock_counted(column, measures)
         refresh_stale_days(self.w.first_day, self.w.end_day)
         flow = (
             FactDay.objects.filter(
@@ -121,16 +137,34 @@ class LiveSource:
             self._open_steps = list(
                 self.stock()
                 .order_by()
-                .values("measure", "u_dept", "u_actor", "u_area")
+                .values("measure", *STOCK_COLUMNS)
                 .annotate(tn=Count("id"))
-                .values_list("measure", "u_dept", "u_actor", "u_area", "tn")
+                .values_list("measure", *STOCK_COLUMNS, "tn")
             )
-        index = ("u_dept", "u_actor", "u_area").index(column) + 1
+        index = STOCK_COLUMNS.index(column) + 1
+        n_at = len(STOCK_COLUMNS) + 1
         sums: dict[tuple, int] = defaultdict(int)
         for row in self._open_steps:
             if row[0] in measures and row[index] is not None:
-                sums[(row[0], row[index])] += row[4]
+                sums[(row[0], row[index])] += row[n_at]
         return [(measure, unit, n, 0, 0, None) for (measure, unit), n in sums.items()]
+
+    def external(self, key: str) -> dict[int, Decimal] | None:
+        """A registered source's figures per department over the period (None: no such
+        source is registered)."""
+        if key not in self._external:
+            source = sources.get(key)
+            self._external[key] = (
+                None
+                if source is None
+                else {
+                    int(unit): Decimal(value)
+                    for unit, value in source.compute(
+                        self.w.first_day, self.w.end_day - timedelta(days=1)
+                    ).items()
+                }
+            )
+        return self._external[key]
 
 
 class FrozenSource:
@@ -148,6 +182,15 @@ class FrozenSource:
 
     def counted(self, column: str, measures: set[str]) -> list[tuple]:
         return _grouped(self.period_row.facts.all(), column, measures)
+
+    def external(self, key: str) -> dict[int, Decimal] | None:
+        """The source's figures as they stood when the period froze (none there: 0 each)."""
+        return {
+            unit: value
+            for unit, value in self.period_row.unit_figures.filter(source=key).values_list(
+                "unit", "value"
+            )
+        }
 
 
 def source_for(period: Period):
@@ -169,6 +212,8 @@ def unit_column(unit_type: str) -> str:
         return "u_dept"
     if unit_type == UnitType.AREA:
         return "u_area"
+    if unit_type == UnitType.CELL:
+        return "u_cell"
     return "u_actor"
 
 
@@ -202,6 +247,20 @@ def list_units(unit_type: str) -> list[Unit]:
             .values("pk", "name", "level", "area_class", "path", "parent_id")
             .order_by("path")
         ]
+    if unit_type == UnitType.CELL:
+        return [
+            Unit(
+                str(a["pk"]),
+                f"{a['name']}（{a['code']}）" if a["name"] != a["code"] else a["code"],
+                a["level"],
+                a["area_class"],
+                a["path"],
+                str(a["parent_id"] or ""),
+            )
+            for a in Area.objects.filter(is_active=True, level=AreaLevel.CELL)
+            .values("pk", "name", "code", "level", "area_class", "path", "parent_id")
+            .order_by("path")
+        ]
     return [
         Unit(str(u.pk), str(u))
         for u in User.objects.filter(role=unit_type, is_active=True).order_by("username")
@@ -230,6 +289,7 @@ class AreaRollup:
 UNIT_COLUMNS = {
     "u_dept": (UnitType.DEPARTMENT,),
     "u_area": (UnitType.AREA,),
+    "u_cell": (UnitType.CELL,),
     "u_actor": ind.PEOPLE_UNIT_TYPES,
 }
 
@@ -282,12 +342,21 @@ def measure_counts(source, unit_type: str) -> dict[str, dict[str, Counts]]:
 # Schemes, scores, rankings
 
 
-def scheme_for(unit_type: str) -> tuple[str, list[SchemeItemSpec], tuple]:
+@dataclass
+class SchemeSpec:
+    name: str
+    items: list[SchemeItemSpec]
+    grades: tuple
+    min_cases: int = 0
+    deductions: list[DeductionSpec] = field(default_factory=list)
+
+
+def scheme_for(unit_type: str) -> SchemeSpec:
     from gridcity.evaluation.models import Scheme
 
     scheme = Scheme.objects.filter(unit_type=unit_type, is_active=True).first()
     if scheme is None:
-        return "", [], ind.DEFAULT_GRADES
+        return SchemeSpec("", [], ind.DEFAULT_GRADES)
     items = [
         SchemeItemSpec(
             i.indicator.key,
@@ -299,8 +368,15 @@ def scheme_for(unit_type: str) -> tuple[str, list[SchemeItemSpec], tuple]:
         for i in scheme.items.select_related("indicator")
         if i.indicator.key in INDICATORS
     ]
+    # External figures are counted per department (sources.py): other unit types have none.
+    deductions = []
+    if unit_type == UnitType.DEPARTMENT:
+        for d in scheme.deductions.all():
+            registered = sources.get(d.source)
+            label = registered.label if registered else d.source
+            deductions.append(DeductionSpec(d.source, label, d.points_per_unit, d.cap))
     grades = tuple((g, v) for g, v in scheme.grades) or ind.DEFAULT_GRADES
-    return scheme.name, items, grades
+    return SchemeSpec(scheme.name, items, grades, scheme.min_cases_to_rank, deductions)
 
 
 @dataclass
@@ -311,6 +387,11 @@ class UnitResult:
     grade: str = ""
     rank: int | None = None
     lines: list = field(default_factory=list)
+    deductions: list[DeductionLine] = field(default_factory=list)
+    volume: int | None = None  # None: a snapshot taken before volumes were kept
+    # False: its volume is below the scheme's minimum; listed apart with no score or rank.
+    ranked: bool = True
+    idle: bool = False  # nothing at all was counted for it in the period
 
 
 @dataclass
@@ -321,38 +402,105 @@ class Ranking:
     units: list[UnitResult]
     frozen: bool
     indicators: list[str]
+    min_cases: int = 0
+    volume_label: str = ""
+    deductions: list[tuple[str, str]] = field(default_factory=list)  # (source, label)
+
+    @property
+    def in_ranking(self) -> list[UnitResult]:
+        return [u for u in self.units if u.ranked]
+
+    @property
+    def below_minimum(self) -> list[UnitResult]:
+        """The units with some work, but less than the minimum to be ranked."""
+        return [u for u in self.units if not u.ranked and u.volume]
+
+    @property
+    def idle(self) -> int:
+        """How many units had no work at all and are not ranked."""
+        return sum(1 for u in self.units if not u.ranked and not u.volume)
+
+
+def _order(r: UnitResult) -> tuple:
+    return (
+        r.unit.level or 0,
+        not r.ranked,
+        r.rank is None,
+        r.rank or 0,
+        -(r.volume or 0),
+        r.unit.name,
+    )
+
+
+def _group_key(unit: Unit) -> str:
+    return f"{unit.level or ''}|{unit.area_class}"
 
 
 def compute_ranking(period: Period, unit_type: str, *, source=None, counts=None) -> Ranking:
-    """Every unit of a type: its figures, score, grade and rank (areas: ranked within their
-    level and area class, since unlike areas are evaluated separately)."""
+    """Every unit of a type: its figures, score, grade and rank (areas and cells: ranked within
+    their level and area class, since unlike areas are evaluated separately). Units whose volume
+    is below the scheme's minimum keep their figures but get no score, grade or rank.
+
+    Most cells of a city have no case in a month (the demo: 12,898 cells, a few hundred with
+    any): the units with nothing counted share one set of empty figures and score lines."""
     source = source or source_for(period)
     if counts is None:
         counts = measure_counts(source, unit_type)
     defs = indicators_for(unit_type)
-    name, items, grades = scheme_for(unit_type)
+    scheme = scheme_for(unit_type)
+    external = {d.source: source.external(d.source) for d in scheme.deductions}
+    empty = {d.key: evaluate(d, {}) for d in defs}
     results = []
     for u in list_units(unit_type):
-        c = counts.get(u.key, {})
-        results.append(UnitResult(u, {d.key: evaluate(d, c) for d in defs}))
+        c = counts.get(u.key)
+        if c:
+            r = UnitResult(u, {d.key: evaluate(d, c) for d in defs}, volume=volume(unit_type, c))
+        else:
+            r = UnitResult(u, empty, volume=0, idle=True)
+        r.ranked = r.volume >= scheme.min_cases
+        results.append(r)
     groups: dict[tuple, list[UnitResult]] = defaultdict(list)
     for r in results:
         groups[(r.unit.level, r.unit.area_class)].append(r)
     for group in groups.values():
+        ranked = [r for r in group if r.ranked]
+        # Volume items are scored against the busiest unit *ranked* with them.
         best = {
-            s.indicator: max((int(r.figures[s.indicator].value or 0) for r in group), default=0)
-            for s in items
+            s.indicator: max((int(r.figures[s.indicator].value or 0) for r in ranked), default=0)
+            for s in scheme.items
             if s.relative and s.indicator in INDICATORS
         }
+        idle_score = score(scheme.items, {k: f.value for k, f in empty.items()}, best)
         for r in group:
-            values = {k: f.value for k, f in r.figures.items()}
-            r.score, r.lines = score(items, values, best)
-            r.grade = grade(r.score, grades)
-        ranks = rank([(r.unit.key, r.score) for r in group])
-        for r in group:
+            if r.idle:
+                base, r.lines = idle_score
+            else:
+                base, r.lines = score(
+                    scheme.items, {k: f.value for k, f in r.figures.items()}, best
+                )
+            if external:
+                figures = {
+                    key: None if per_unit is None else per_unit.get(int(r.unit.key), Decimal(0))
+                    for key, per_unit in external.items()
+                }
+                base, r.deductions = deduct(base, scheme.deductions, figures)
+            if r.ranked:
+                r.score, r.grade = base, grade(base, scheme.grades)
+        ranks = rank([(r.unit.key, r.score) for r in ranked])
+        for r in ranked:
             r.rank = ranks.get(r.unit.key)
-    results.sort(key=lambda r: (r.unit.level or 0, r.rank is None, r.rank or 0, r.unit.name))
-    return Ranking(period, unit_type, name, results, source.frozen, [d.key for d in defs])
+    results.sort(key=_order)
+    return Ranking(
+        period,
+        unit_type,
+        scheme.name,
+        results,
+        source.frozen,
+        [d.key for d in defs],
+        scheme.min_cases,
+        VOLUMES[unit_type].label,
+        [(d.source, d.label) for d in scheme.deductions],
+    )
 
 
 def compute_rankings(period: Period, *, source=None) -> dict[str, Ranking]:
@@ -364,59 +512,129 @@ def compute_rankings(period: Period, *, source=None) -> dict[str, Ranking]:
     }
 
 
-def ranking_to_json(r: Ranking) -> dict:
-    def num(v):
-        return None if v is None else str(v)
+def _num(v) -> str | None:
+    return None if v is None else str(v)
 
-    return {
-        "scheme": r.scheme,
-        "indicators": r.indicators,
-        "units": [
+
+def _lines_json(lines: list) -> list:
+    return [
+        [ln.indicator, _num(ln.weight), _num(ln.value), _num(ln.share), _num(ln.points)]
+        for ln in lines
+    ]
+
+
+def _lines_from_json(rows: list) -> list:
+    from gridcity.evaluation.indicators import ScoreLine
+
+    return [ScoreLine(a, _dec(b), _dec(c), _dec(d), _dec(e)) for a, b, c, d, e in rows]
+
+
+def _dec(v) -> Decimal | None:
+    return None if v is None else Decimal(v)
+
+
+def ranking_to_json(r: Ranking) -> dict:
+    """The ranking as stored with a frozen period. Units with nothing counted (and nothing
+    deducted) are kept as their ids per group, with the group's score lines once: a city's
+    month of cells is otherwise megabytes of empty figures."""
+    idle: dict[str, list[str]] = defaultdict(list)
+    idle_lines: dict[str, list] = {}
+    units = []
+    for u in r.units:
+        if u.idle and not u.deductions:
+            idle[_group_key(u.unit)].append(u.unit.key)
+            idle_lines.setdefault(_group_key(u.unit), _lines_json(u.lines))
+            continue
+        units.append(
             {
                 "key": u.unit.key,
                 "name": u.unit.name,
                 "level": u.unit.level,
                 "area_class": u.unit.area_class,
                 "path": u.unit.path,
-                "score": num(u.score),
+                "score": _num(u.score),
                 "grade": u.grade,
                 "rank": u.rank,
                 "figures": {
-                    k: [num(f.value), f.numerator, f.denominator] for k, f in u.figures.items()
+                    k: [_num(f.value), f.numerator, f.denominator] for k, f in u.figures.items()
                 },
-                "lines": [
-                    [ln.indicator, num(ln.weight), num(ln.value), num(ln.share), num(ln.points)]
-                    for ln in u.lines
+                "lines": _lines_json(u.lines),
+                "deductions": [
+                    [
+                        d.source,
+                        d.label,
+                        _num(d.value),
+                        _num(d.per_unit),
+                        _num(d.cap),
+                        _num(d.points),
+                    ]
+                    for d in u.deductions
                 ],
+                "volume": u.volume,
+                "ranked": u.ranked,
             }
-            for u in r.units
-        ],
+        )
+    return {
+        "scheme": r.scheme,
+        "indicators": r.indicators,
+        "min_cases": r.min_cases,
+        "volume_label": r.volume_label,
+        "deductions": [list(d) for d in r.deductions],
+        "units": units,
+        "idle_units": dict(idle),
+        "idle_lines": idle_lines,
     }
 
 
 def ranking_from_json(period: Period, unit_type: str, data: dict) -> Ranking:
-    from gridcity.evaluation.indicators import ScoreLine
-
-    def dec(v):
-        return None if v is None else Decimal(v)
-
     units = []
     for u in data["units"]:
         figures = {}
         for k, (v, n, d) in u["figures"].items():
             kind = INDICATORS[k].kind if k in INDICATORS else "rate"
-            figures[k] = Figure(k, int(v) if (v is not None and kind == "count") else dec(v), n, d)
+            figures[k] = Figure(k, int(v) if (v is not None and kind == "count") else _dec(v), n, d)
         units.append(
             UnitResult(
                 Unit(u["key"], u["name"], u["level"], u["area_class"], u.get("path", "")),
                 figures,
-                dec(u["score"]),
+                _dec(u["score"]),
                 u["grade"],
                 u["rank"],
-                [ScoreLine(a, dec(b), dec(c), dec(d), dec(e)) for a, b, c, d, e in u["lines"]],
+                _lines_from_json(u["lines"]),
+                [
+                    DeductionLine(a, b, _dec(c), _dec(d), _dec(e), _dec(f))
+                    for a, b, c, d, e, f in u.get("deductions", [])
+                ],
+                u.get("volume"),
+                u.get("ranked", True),
             )
         )
-    return Ranking(period, unit_type, data["scheme"], units, True, data["indicators"])
+    # Snapshots taken before minimum volumes and deductions existed ranked every unit.
+    min_cases = data.get("min_cases", 0)
+    if data.get("idle_units"):
+        # Their names as they are now: nothing was counted for them, so nothing else to keep.
+        current = {u.key: u for u in list_units(unit_type)}
+        empty = {k: evaluate(INDICATORS[k], {}) for k in data["indicators"] if k in INDICATORS}
+        for group, keys in data["idle_units"].items():
+            level, area_class = group.split("|", 1)
+            lines = _lines_from_json(data["idle_lines"].get(group, []))
+            for key in keys:
+                unit = current.get(key) or Unit(key, key, int(level) if level else None, area_class)
+                units.append(
+                    UnitResult(unit, empty, lines=lines, volume=0, ranked=min_cases == 0, idle=True)
+                )
+        units.sort(key=_order)
+    return Ranking(
+        period,
+        unit_type,
+        data["scheme"],
+        units,
+        True,
+        data["indicators"],
+        min_cases,
+        data.get("volume_label", ""),
+        [tuple(d) for d in data.get("deductions", [])],
+    )
 
 
 def get_ranking(period_key: str, unit_type: str) -> Ranking:

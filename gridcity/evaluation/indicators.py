@@ -16,7 +16,7 @@ The definitions here are the ones published in gridcity/evaluation/README.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -172,6 +172,7 @@ class UnitType:
     SHIFT_LEAD = "shift_lead"
     DISPATCHER = "dispatcher"
     AREA = "area"
+    CELL = "cell"
 
 
 UNIT_TYPE_LABELS = {
@@ -181,6 +182,7 @@ UNIT_TYPE_LABELS = {
     "shift_lead": "值班长",
     "dispatcher": "派遣员",
     "area": "区域",
+    "cell": "单元网格",
 }
 PEOPLE_UNIT_TYPES = ("inspector", "intake", "shift_lead", "dispatcher")
 
@@ -224,6 +226,13 @@ MEASURES: dict[str, MeasureDef] = {
         MeasureDef("hotline_close", "热线应办结", frozenset({D, A}), "已办结", "按时办结"),
         MeasureDef("callback", "回访", frozenset({D, A}), "满意"),
     )
+}
+
+
+# A cell is counted like the areas above it: every measure that an area has, a cell has too.
+MEASURES = {
+    k: replace(m, units=m.units | {UnitType.CELL}) if A in m.units else m
+    for k, m in MEASURES.items()
 }
 
 
@@ -644,6 +653,83 @@ def rank(scores: list[tuple[str, Decimal | None]]) -> dict[str, int]:
     return ranks
 
 
+# ---------------------------------------------------------------------------------------------
+# Volume: how much work a unit had, against its scheme's minimum to be ranked
+
+
+@dataclass(frozen=True)
+class VolumeDef:
+    measures: tuple[str, ...]
+    label: str
+
+
+# A unit's 案件量 in a period: the rows of these measures. A unit below its scheme's minimum
+# is listed apart, not ranked: three cases all on time are no 100 % to put above a department
+# that handled three hundred.
+VOLUMES = {
+    "department": VolumeDef(("dispatch",), "期内派遣到该部门的次数"),
+    "inspector": VolumeDef(("report", "verify", "check"), "期内上报、核实与核查次数"),
+    "intake": VolumeDef(("file",), "期内立案数"),
+    "shift_lead": VolumeDef(("file", "close"), "期内立案与结案操作数"),
+    "dispatcher": VolumeDef(("dispatch",), "期内派遣数"),
+    "area": VolumeDef(("due_close",), "应结案数（期内立案的案件）"),
+    "cell": VolumeDef(("due_close",), "应结案数（期内立案的案件）"),
+}
+
+
+def volume(unit_type: str, counts: dict[str, Counts]) -> int:
+    return sum(counts[m].n for m in VOLUMES[unit_type].measures if m in counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deductions: figures counted by other apps (督查扣分, 曝光次数) taken off the score
+
+
+@dataclass(frozen=True)
+class DeductionSpec:
+    source: str
+    label: str
+    per_unit: Decimal  # points off the score per unit of the figure
+    cap: Decimal  # at most this many points off
+
+
+@dataclass
+class DeductionLine:
+    source: str
+    label: str
+    value: Decimal | None  # None: the source was not available (not registered)
+    per_unit: Decimal
+    cap: Decimal
+    points: Decimal  # points taken off
+
+
+def deduct(
+    base: Decimal | None, specs: list[DeductionSpec], values: dict[str, Decimal | None]
+) -> tuple[Decimal | None, list[DeductionLine]]:
+    """The score after the deductions (never below 0): each takes value × per_unit points,
+    at most its cap. A unit without a score keeps none (the deductions are still listed)."""
+    lines = []
+    for spec in specs:
+        value = values.get(spec.source)
+        points = Decimal(0)
+        if value is not None:
+            points = max(Decimal(0), min(Decimal(spec.cap), Decimal(value) * spec.per_unit))
+        lines.append(
+            DeductionLine(
+                spec.source,
+                spec.label,
+                value,
+                Decimal(spec.per_unit),
+                Decimal(spec.cap),
+                points.quantize(CENT, ROUND_HALF_UP),
+            )
+        )
+    if base is None:
+        return None, lines
+    total = base - sum((ln.points for ln in lines), Decimal(0))
+    return max(Decimal(0), total).quantize(CENT, ROUND_HALF_UP), lines
+
+
 @dataclass
 class DefaultScheme:
     unit_type: str
@@ -706,6 +792,16 @@ DEFAULT_SCHEMES = [
     DefaultScheme(
         "area",
         "区域综合评价方案",
+        [
+            ("close_rate", 30, [], False),
+            ("on_time_close_rate", 30, [], False),
+            ("handle_on_time_rate", 20, [], False),
+            ("rework_rate", 20, REWORK_BANDS, False),
+        ],
+    ),
+    DefaultScheme(
+        "cell",
+        "单元网格评价方案",
         [
             ("close_rate", 30, [], False),
             ("on_time_close_rate", 30, [], False),

@@ -1,7 +1,11 @@
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gridcity.cases.models import FactColumns
+from gridcity.evaluation import sources
 from gridcity.evaluation.indicators import PERIOD_KIND_LABELS, UNIT_TYPE_LABELS
 
 UNIT_TYPE_CHOICES = list(UNIT_TYPE_LABELS.items())
@@ -38,6 +42,14 @@ class Scheme(models.Model):
     is_active = models.BooleanField(_("启用"), default=True)
     # [["A", 90], ["B", 75], ["C", 60], ["D", 40]]; below the last: "E".
     grades = models.JSONField(_("等级线"), default=list)
+    min_cases_to_rank = models.PositiveIntegerField(
+        _("参与排名的最低案件量"),
+        default=10,
+        help_text=_(
+            "期内案件量（口径见排名页）低于此数的对象不参与排名，单列为“案件量不足”。"
+            "0 表示不设下限。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("考评方案")
@@ -75,6 +87,43 @@ class SchemeItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator} × {self.weight}"
+
+
+class SchemeDeduction(models.Model):
+    """A figure counted by another app (see sources.py) taken off the scheme's scores:
+    value × points per unit, at most the cap."""
+
+    scheme = models.ForeignKey(Scheme, on_delete=models.CASCADE, related_name="deductions")
+    source = models.CharField(_("扣分来源"), max_length=40)
+    points_per_unit = models.DecimalField(
+        _("每单位扣分"), max_digits=6, decimal_places=2, default=Decimal(1)
+    )
+    cap = models.DecimalField(_("扣分上限"), max_digits=6, decimal_places=2, default=Decimal(10))
+
+    class Meta:
+        verbose_name = _("外部扣分项")
+        verbose_name_plural = _("外部扣分项")
+        ordering = ["scheme", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "source"], name="one_deduction_per_source")
+        ]
+
+    def __str__(self) -> str:
+        source = sources.get(self.source)
+        return f"{source.label if source else self.source} × {self.points_per_unit}"
+
+    def clean(self) -> None:
+        errors = {}
+        if sources.get(self.source) is None:
+            errors["source"] = _("未注册的扣分来源")
+        if self.points_per_unit is not None and self.points_per_unit < 0:
+            errors["points_per_unit"] = _("每单位扣分不能为负数")
+        if self.cap is not None and self.cap <= 0:
+            errors["cap"] = _("扣分上限应大于 0")
+        if self.scheme_id and self.scheme.unit_type != "department":
+            errors["source"] = _("外部扣分按部门统计，只能用于专业部门考评方案")
+        if errors:
+            raise ValidationError(errors)
 
 
 class PeriodStatus(models.TextChoices):
@@ -140,6 +189,31 @@ class PeriodResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.unit_type}"
+
+
+class FrozenUnitFigure(models.Model):
+    """A figure counted by another app (sources.py) for one department, as it stood when the
+    period froze: later edits to inspections or exposures do not change the period's scores."""
+
+    period = models.ForeignKey(
+        EvaluationPeriod, on_delete=models.CASCADE, related_name="unit_figures"
+    )
+    source = models.CharField(max_length=40)
+    label = models.CharField(max_length=60)
+    unit = models.BigIntegerField()  # the department's id
+    value = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("冻结的外部数字")
+        verbose_name_plural = _("冻结的外部数字")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "source", "unit"], name="one_frozen_figure_per_unit"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.label} {self.unit}"
 
 
 class AppealStatus(models.TextChoices):

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -18,18 +19,25 @@ from django.views.decorators.http import require_POST
 
 from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Case
-from gridcity.evaluation import actions
+from gridcity.evaluation import actions, sources
 from gridcity.evaluation.access import may_view, may_view_board
-from gridcity.evaluation.compute import drilldown, get_ranking, source_for
+from gridcity.evaluation.compute import (
+    Ranking,
+    UnitResult,
+    drilldown,
+    get_ranking,
+    source_for,
+)
 from gridcity.evaluation.indicators import (
     INDICATORS,
     UNIT_TYPE_LABELS,
+    UnitType,
     month_key,
     parse_period,
 )
 from gridcity.evaluation.models import Appeal, AppealStatus, EvaluationPeriod
 from gridcity.evaluation.reports import bulletin_pdf, bulletin_xlsx, criticism_draft
-from gridcity.grids.models import Area
+from gridcity.grids.models import Area, AreaLevel
 
 
 def _default_period() -> str:
@@ -50,6 +58,32 @@ def _board_only(request):
         raise PermissionDenied("您的角色不能查看综合评价排名")
 
 
+def _level(request: HttpRequest, default: int) -> int:
+    level = request.GET.get("level", "")
+    return int(level) if level.isdigit() else default
+
+
+def _board_columns(r: Ranking) -> list[str]:
+    """The indicator columns of the board: all of them, except for cells (hundreds of rows),
+    which show their scheme's indicators and what those are counted over."""
+    keys = [k for k in r.indicators if k in INDICATORS]
+    if r.unit_type == UnitType.CELL:
+        scheme_keys = {ln.indicator for u in r.units[:1] for ln in u.lines}
+        keys = [k for k in keys if k in scheme_keys or k in ("close_due", "closed")]
+    return keys
+
+
+APART_SHOWN = 200  # units listed below the minimum, the busiest first
+
+
+def _board_row(u: UnitResult, keys: list[str]) -> dict:
+    return {
+        "u": u,
+        "figures": [(k, u.figures.get(k)) for k in keys],
+        "deducted": sum((d.points for d in u.deductions), Decimal(0)) if u.deductions else None,
+    }
+
+
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
     _board_only(request)
@@ -57,21 +91,33 @@ def board(request: HttpRequest) -> HttpResponse:
     unit_type = request.GET.get("unit_type", "department")
     if unit_type not in UNIT_TYPE_LABELS:
         raise Http404("未知的评价对象")
-    level = int(request.GET.get("level") or 2)
+    level = _level(request, 2)
     r = get_ranking(period, unit_type)
     units = [u for u in r.units if unit_type != "area" or u.unit.level == level]
-    shown = [k for k in r.indicators if k in INDICATORS]
+    keys = _board_columns(r)
+    ranked = [_board_row(u, keys) for u in units if u.ranked]
+    start = r.period.start
+    below = [u for u in units if not u.ranked and u.volume]
+    # The busiest first; a year of cells can put a thousand below the minimum.
+    below.sort(key=lambda u: -(u.volume or 0))
+    apart = [_board_row(u, keys) for u in below[:APART_SHOWN]]
     return render(
         request,
         "evaluation/board.html",
         {
             "r": r,
-            "units": units,
+            "rows": ranked,
+            "apart": apart,
+            "idle": sum(1 for u in units if not u.ranked and not u.volume),
+            "apart_hidden": len(below) - len(apart),
             "period": period,
             "unit_type": unit_type,
             "level": level,
             "unit_types": UNIT_TYPE_LABELS.items(),
-            "columns": [(k, INDICATORS[k].name) for k in shown],
+            "columns": [(k, INDICATORS[k].name) for k in keys],
+            "drill": reverse("evaluation:drilldown"),
+            # Cells hold few cases a month: a quarter or a year ranks more of them.
+            "longer": [f"{start.year}-Q{(start.month - 1) // 3 + 1}", str(start.year)],
             "closed": EvaluationPeriod.objects.filter(key=period).first(),
         },
     )
@@ -145,12 +191,21 @@ def scorecard(request: HttpRequest, unit_type: str, unit: str) -> HttpResponse:
         p = period.previous(i) if i else period
         ru = next((u for u in get_ranking(p.key, unit_type).units if u.unit.key == unit), None)
         trend.append((p.key, ru.score if ru else None))
+    last_day = period.end - timedelta(days=1)
+    deductions = []
+    for d in me.deductions:
+        source = sources.get(d.source)
+        linked = source is not None and source.detail_url is not None
+        deductions.append(
+            (d, source.detail_url(int(unit), period.start, last_day) if linked else "")
+        )
     return render(
         request,
         "evaluation/scorecard.html",
         {
             "r": r,
             "me": me,
+            "deductions": deductions,
             "period": period.key,
             "unit_type": unit_type,
             "type_label": UNIT_TYPE_LABELS[unit_type],
@@ -165,9 +220,15 @@ def scorecard(request: HttpRequest, unit_type: str, unit: str) -> HttpResponse:
 def area_map(request: HttpRequest) -> HttpResponse:
     _board_only(request)
     period = _period(request)
-    level = int(request.GET.get("level") or 3)
-    r = get_ranking(period, "area")
-    by_id = {u.unit.key: u for u in r.units if u.unit.level == level}
+    level = _level(request, 3)
+    unit_type = UnitType.CELL if level == AreaLevel.CELL else UnitType.AREA
+    r = get_ranking(period, unit_type)
+    # Cells with nothing counted are left off (a city has thousands of them): blank is "no case".
+    by_id = {
+        u.unit.key: u
+        for u in r.units
+        if u.unit.level == level and not (u.idle and unit_type == UnitType.CELL)
+    }
     features = []
     for a in Area.objects.filter(pk__in=[int(k) for k in by_id]).exclude(geometry=None):
         u = by_id[str(a.pk)]
@@ -179,7 +240,8 @@ def area_map(request: HttpRequest) -> HttpResponse:
                     "name": a.name,
                     "score": None if u.score is None else float(u.score),
                     "grade": u.grade,
-                    "url": f"/evaluation/unit/area/{a.pk}/?period={period}",
+                    "ranked": u.ranked,
+                    "url": f"/evaluation/unit/{unit_type}/{a.pk}/?period={period}",
                 },
             }
         )
@@ -189,6 +251,7 @@ def area_map(request: HttpRequest) -> HttpResponse:
         {
             "period": period,
             "level": level,
+            "r": r,
             "geojson": {"type": "FeatureCollection", "features": features},
         },
     )

@@ -1,24 +1,29 @@
 """The leader's dashboard: today's and this month's figures counted from Case and CaseEvent
-rows, top problems and cells, a 30-day trend drawn as SVG on the server, open cases per cell."""
+rows, top problems and cells, a 30-day trend drawn as SVG on the server, open cases per cell.
+Every figure opens the case map and a plain list of its cases, both with the same filter."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
 from urllib.parse import urlencode
 
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
-from gridcity.accounts.models import Role
+from gridcity.accounts.models import Department, Role
 from gridcity.cases.models import OPEN, CaseEvent, Status
 from gridcity.cases.scope import visible_to
 from gridcity.grids.models import Area
-from gridcity.web.field import map_settings, role_required
+from gridcity.taxonomy.actions import resolve_category
+from gridcity.web.field import MapFilter, filter_map_cases, map_settings, role_required
 
 DASHBOARD_ROLES = {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN}
 
@@ -27,8 +32,17 @@ def _start(d: date) -> datetime:
     return datetime.combine(d, time.min, timezone.get_current_timezone())
 
 
+def _query(params: dict) -> str:
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
 def _map_link(**params) -> str:
-    return "/map/?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return "/map/?" + _query(params)
+
+
+def _list_link(**params) -> str:
+    """The cases the map shows for the same filter, as a paginated list."""
+    return reverse("web:dashboard_cases") + "?" + _query(params)
 
 
 @dataclass
@@ -37,6 +51,11 @@ class Figure:
     value: int | str
     url: str
     hint: str = ""
+    list_url: str = ""
+
+
+def _figure(label: str, value: int | str, hint: str = "", **filters) -> Figure:
+    return Figure(label, value, _map_link(**filters), hint, _list_link(**filters))
 
 
 def figures(user, now: datetime | None = None) -> dict:
@@ -81,30 +100,23 @@ def figures(user, now: datetime | None = None) -> dict:
     def period(prefix: str, start: date) -> list[Figure]:
         s = start.isoformat()
         return [
-            Figure(
-                _("上报"),
-                counts[f"reported_{prefix}"],
-                _map_link(status="all", reported_from=s),
-            ),
-            Figure(_("立案"), counts[f"filed_{prefix}"], _map_link(status="all", filed_from=s)),
-            Figure(
-                _("派遣"),
-                counts[f"dispatched_{prefix}"],
-                _map_link(status="all", dispatched_from=s),
-            ),
-            Figure(
-                _("结案"), counts[f"closed_{prefix}"], _map_link(status="closed", closed_from=s)
-            ),
-            Figure(
+            _figure(_("上报"), counts[f"reported_{prefix}"], status="all", reported_from=s),
+            _figure(_("立案"), counts[f"filed_{prefix}"], status="all", filed_from=s),
+            _figure(_("派遣"), counts[f"dispatched_{prefix}"], status="all", dispatched_from=s),
+            _figure(_("结案"), counts[f"closed_{prefix}"], status="closed", closed_from=s),
+            _figure(
                 _("按期结案率"),
                 rate(on_time[prefix], on_time[f"{prefix}_all"]),
-                _map_link(status="closed", closed_from=s),
                 _("%(ok)s / %(all)s 件") % {"ok": on_time[prefix], "all": on_time[f"{prefix}_all"]},
+                status="closed",
+                closed_from=s,
             ),
-            Figure(
+            _figure(
                 _("返工"),
                 counts[f"rework_{prefix}"],
-                _map_link(status="all", rework=1, reported_from=s if prefix == "today" else ""),
+                status="all",
+                rework=1,
+                reported_from=s if prefix == "today" else "",
             ),
         ]
 
@@ -112,8 +124,8 @@ def figures(user, now: datetime | None = None) -> dict:
         "today": period("today", today),
         "month": period("month", month),
         "now": [
-            Figure(_("在办案件"), counts["open_now"], _map_link(status="open")),
-            Figure(_("当前超期"), counts["overdue_now"], _map_link(status="open", overdue=1)),
+            _figure(_("在办案件"), counts["open_now"], status="open"),
+            _figure(_("当前超期"), counts["overdue_now"], status="open", overdue=1),
         ],
         "today_date": today,
         "month_start": month,
@@ -121,7 +133,7 @@ def figures(user, now: datetime | None = None) -> dict:
             {
                 "name": f"{r['category__code']} {r['category__name']}",
                 "n": r["n"],
-                "url": _map_link(
+                **_both_links(
                     status="all",
                     category=f"{r['category__kind']}:{r['category__code']}",
                     reported_from=month.isoformat(),
@@ -137,9 +149,7 @@ def figures(user, now: datetime | None = None) -> dict:
                 "name": r["cell__name"],
                 "code": r["cell__code"],
                 "n": r["n"],
-                "url": _map_link(
-                    status="all", area=r["cell__code"], reported_from=month.isoformat()
-                ),
+                **_both_links(status="all", area=r["cell__code"], reported_from=month.isoformat()),
             }
             for r in cases.filter(reported_at__gte=m0, cell__isnull=False)
             .values("cell__code", "cell__name")
@@ -149,6 +159,10 @@ def figures(user, now: datetime | None = None) -> dict:
         "trend": trend_svg(cases, today),
         "updated_at": timezone.localtime(now),
     }
+
+
+def _both_links(**filters) -> dict:
+    return {"url": _map_link(**filters), "list_url": _list_link(**filters)}
 
 
 def trend_svg(cases, today: date, days: int = 30) -> SafeString:
@@ -276,3 +290,85 @@ def dashboard_cells(request: HttpRequest) -> JsonResponse:
         )
     ]
     return JsonResponse({"type": "FeatureCollection", "features": features})
+
+
+CASE_LIST_PAGE = 50
+# What each date filter of the map means, for the list's heading.
+DATE_FILTERS = (
+    ("reported_from", _lazy("上报于 %(d)s 及以后")),
+    ("reported_to", _lazy("上报于 %(d)s 及以前")),
+    ("filed_from", _lazy("立案于 %(d)s 及以后")),
+    ("dispatched_from", _lazy("派遣于 %(d)s 及以后")),
+    ("closed_from", _lazy("结案于 %(d)s 及以后")),
+)
+
+
+# The map filter's date fields carry no label of their own.
+FIELD_LABELS = {
+    "reported_from": _lazy("上报起始日期"),
+    "reported_to": _lazy("上报截止日期"),
+    "filed_from": _lazy("立案起始日期"),
+    "dispatched_from": _lazy("派遣起始日期"),
+    "closed_from": _lazy("结案起始日期"),
+    "area": _lazy("区域"),
+}
+
+
+def filter_errors(form: MapFilter) -> list[str]:
+    return [
+        f"{FIELD_LABELS.get(name) or form.fields[name].label or name}：{message}"
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+
+
+def describe_filter(form: MapFilter) -> list[str]:
+    """The filter in words: what the list (and the map) shows."""
+    f = form.cleaned_data
+    status = f.get("status") or "open"
+    words = [str(dict(form.fields["status"].choices)[status])]
+    if f.get("category"):
+        category = resolve_category(f["category"])
+        words.append(_("类别：%(c)s") % {"c": category.name if category else f["category"]})
+    if f.get("department"):
+        name = Department.objects.filter(code=f["department"]).values_list("name", flat=True)
+        words.append(_("部门：%(d)s") % {"d": name.first() or f["department"]})
+    if f.get("area"):
+        name = Area.objects.filter(code=f["area"]).values_list("name", flat=True).first()
+        words.append(_("区域：%(a)s") % {"a": f"{name}（{f['area']}）" if name else f["area"]})
+    if f.get("overdue"):
+        words.append(_("仅超期"))
+    if f.get("rework"):
+        words.append(_("有返工"))
+    for key, text in DATE_FILTERS:
+        if f.get(key):
+            words.append(str(text) % {"d": f[key].isoformat()})
+    return words
+
+
+@role_required(DASHBOARD_ROLES)
+def dashboard_cases(request: HttpRequest) -> HttpResponse:
+    """The cases behind a dashboard figure: the case map's filter, as a plain paginated list."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = MapFilter(params or {"status": "open"})
+    context = {"form": form, "query": params.urlencode(), "map_url": "/map/?" + params.urlencode()}
+    if not form.is_valid():
+        context["errors"] = filter_errors(form)
+        return render(request, "web/dashboard/cases.html", context, status=400)
+    now = timezone.now()
+    cases = (
+        filter_map_cases(visible_to(request.user), form.cleaned_data)
+        .select_related("category", "department", "cell")
+        .order_by("-reported_at", "-pk")
+    )
+    page = Paginator(cases, CASE_LIST_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "case": c,
+            "overdue": c.status in OPEN and c.step_deadline is not None and c.step_deadline < now,
+        }
+        for c in page.object_list
+    ]
+    context.update({"page": page, "rows": rows, "words": describe_filter(form)})
+    return render(request, "web/dashboard/cases.html", context)

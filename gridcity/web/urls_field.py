@@ -13,4 +13,5 @@ urlpatterns = [
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("dashboard/figures/", dashboard.dashboard_figures, name="dashboard_figures"),
     path("dashboard/cells.json", dashboard.dashboard_cells, name="dashboard_cells"),
+    path("dashboard/cases/", dashboard.dashboard_cases, name="dashboard_cases"),
 ]
