@@ -23,10 +23,12 @@ NAV = [
     ("sensors:board", _("物联感知"), CENTRE),
     ("campaigns:list", _("专项整治"), COMMAND | DEPARTMENT),
     ("campaigns:inspections", _("督查检查"), COMMAND | {Role.INSPECTOR}),
+    ("campaigns:detections", _("识别研判"), CENTRE),
     ("campaigns:ledger_all", _("整改台账"), DEPARTMENT),
     ("people:patrol_board", _("巡查考勤"), {Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN}),
     ("people:pairings", _("包村居"), {Role.LEADER, Role.SHIFT_LEAD, Role.ADMIN, Role.DEPT_LEAD}),
     ("evaluation:board", _("综合评价"), COMMAND),
+    ("publicity:board", _("曝光台"), CENTRE),
     ("evaluation:appeals", _("超期申诉"), DEPARTMENT),
 ]
 
@@ -67,7 +69,20 @@ def home_url(user) -> str:
     return _safe_reverse(HOME_BY_ROLE.get(role, "web:dashboard")) or "/admin/"
 
 
+def admin_url(user) -> str | None:
+    """The Django admin (/admin/: schemes, users, areas …) for system administrators only."""
+    if user is None or not user.is_authenticated:
+        return None
+    if not (user.is_superuser or user.role == Role.ADMIN):
+        return None
+    return _safe_reverse("admin:index")
+
+
 def nav_context(request) -> dict:
     # A request refused before the auth middleware ran (a bad Host header) has no user.
     user = getattr(request, "user", None)
-    return {"nav_items": nav_for(user) if user is not None else [], "current_url": request.path}
+    return {
+        "nav_items": nav_for(user) if user is not None else [],
+        "current_url": request.path,
+        "admin_url": admin_url(user),
+    }
