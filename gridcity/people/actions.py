@@ -1,6 +1,8 @@
-"""Every write in the people app: patrols and their points, pairing visits and assessments,
-survey answers. One transaction each, the parent row locked, errors as CaseError so the API
-and the pages answer with a message that names the field."""
+"""Every write in the people app: patrols and their points; pairings, their visits, quarterly
+assessments against a score sheet and the annual records they feed; surveys and their answers;
+practice-station activities; training sessions and who attended. One transaction each, the
+parent row locked, errors as CaseError so the API and the pages answer with a message that
+names the field. Records outside the patrol loop get an audit row in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gridcity.accounts.models import Role, User
+from gridcity.accounts import audit
+from gridcity.accounts.models import Department, DepartmentKind, Role, User
 from gridcity.cases.actions import ReportInput, do_report_case, effective_role
 from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.models import Channel
@@ -24,7 +29,11 @@ from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
 from gridcity.people import track
 from gridcity.people.models import (
+    ActivityKind,
     AnnualRecord,
+    CivilisedFamily,
+    Commendation,
+    ManagerProfile,
     Pairing,
     PairingAssessment,
     PairingVisit,
@@ -33,9 +42,14 @@ from gridcity.people.models import (
     PatrolPoint,
     PatrolStatus,
     ProblemRoute,
+    Qualification,
     ScoreSheet,
+    Showcase,
+    StationActivity,
     Survey,
     SurveyResponse,
+    TrainingSession,
+    VillageRule,
     VisitPhoto,
     VisitProblem,
 )
@@ -46,6 +60,8 @@ MAX_POINTS_PER_BATCH = 500
 FUTURE_SLACK = timedelta(minutes=10)
 SUPERVISOR_ROLES = {Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN, Role.INTAKE, Role.DISPATCHER}
 ASSESSOR_ROLES = {Role.LEADER, Role.ADMIN}
+# The centre staff who run the team's training, the surveys and the stations' calendar.
+ORGANISER_ROLES = {Role.LEADER, Role.ADMIN, Role.SHIFT_LEAD}
 
 # ---------------------------------------------------------------------------------------------
 # Patrols
@@ -286,7 +302,12 @@ class VisitIn:
 
 
 def do_record_visit(
-    pairing: Pairing, data: VisitIn, *, acting_user: User, idempotency_key: str = ""
+    pairing: Pairing,
+    data: VisitIn,
+    *,
+    acting_user: User,
+    now: datetime | None = None,
+    idempotency_key: str = "",
 ) -> PairingVisit:
     """Record a visit; each problem found becomes a case (through the intake action, so it
     is located, filed and dispatched like any other) or a ledger row of the pair."""
@@ -294,7 +315,7 @@ def do_record_visit(
         raise Forbidden("只有包联领导、包联单位或中心领导可以记录走访")
     if not data.people.strip():
         raise InvalidInput("请填写参加人员", field="people")
-    if data.visited_on > timezone.localdate():
+    if data.visited_on > timezone.localdate(now):
         raise InvalidInput("走访日期不能晚于今天", field="visited_on")
     if data.visited_on < pairing.starts_on or (
         pairing.ends_on and data.visited_on > pairing.ends_on
@@ -344,10 +365,20 @@ def do_record_visit(
                 )
                 problem.case = result.case
             problem.save()
+        audit.record(
+            pairing,
+            "record_visit",
+            actor=acting_user,
+            summary=f"记录 {visit.visited_on} 走访：照片 {len(checked)} 张，问题 {len(data.problems)} 个",
+            data={"visit": visit.pk, "photos": len(checked), "problems": len(data.problems)},
+            at=now,
+        )
     return visit
 
 
-def do_resolve_problem(problem: VisitProblem, *, measures: str, acting_user: User) -> VisitProblem:
+def do_resolve_problem(
+    problem: VisitProblem, *, measures: str, acting_user: User, now: datetime | None = None
+) -> VisitProblem:
     """Sign off (销号) a ledger row; a problem that became a case closes with its case."""
     if problem.route != ProblemRoute.LEDGER:
         raise Conflict("已转为案件的问题随案件结案，不能在台账销号")
@@ -357,10 +388,18 @@ def do_resolve_problem(problem: VisitProblem, *, measures: str, acting_user: Use
         raise InvalidInput("请填写整改措施", field="measures")
     with transaction.atomic():
         n = VisitProblem.objects.filter(pk=problem.pk, resolved_at__isnull=True).update(
-            measures=measures.strip(), resolved_at=timezone.now()
+            measures=measures.strip(), resolved_at=(now or timezone.now())
         )
         if n != 1:
             raise Conflict("该问题已销号")
+        audit.record(
+            problem.visit.pairing,
+            "resolve_problem",
+            actor=acting_user,
+            summary=f"销号：{problem.description[:60]}",
+            data={"problem": problem.pk, "measures": measures.strip()},
+            at=now,
+        )
     problem.refresh_from_db()
     return problem
 
@@ -381,6 +420,7 @@ def do_assess_pairing(
     scores: dict[str, float],
     note: str = "",
     acting_user: User,
+    now: datetime | None = None,
 ) -> PairingAssessment:
     """Score one quarter against the sheet; the result joins the paired person's or unit's
     annual record."""
@@ -390,6 +430,17 @@ def do_assess_pairing(
         raise InvalidInput("季度应为 1–4", field="quarter")
     if not 2000 <= year <= 2100:
         raise InvalidInput("年度无效", field="year")
+    today = timezone.localdate(now)
+    if (year, quarter) > (today.year, (today.month - 1) // 3 + 1):
+        raise InvalidInput(f"{year}年第{quarter}季度尚未开始，不能考核", field="quarter")
+    q_first = date(year, 3 * quarter - 2, 1)
+    q_last = (date(year, 3 * quarter + 1, 1) if quarter < 4 else date(year + 1, 1, 1)) - timedelta(
+        days=1
+    )
+    if pairing.starts_on > q_last or (pairing.ends_on and pairing.ends_on < q_first):
+        raise InvalidInput(f"{year}年第{quarter}季度不在包联期限内", field="quarter")
+    if not sheet.is_active:
+        raise InvalidInput("该评分表已停用，请选择启用的评分表", field="sheet")
     clean: dict[str, float] = {}
     for item in sheet.items:
         name, top = item["name"], float(item["max"])
@@ -418,7 +469,7 @@ def do_assess_pairing(
             record, _ = AnnualRecord.objects.get_or_create(
                 department_id=pairing.department_id, year=year
             )
-        return PairingAssessment.objects.create(
+        assessment = PairingAssessment.objects.create(
             pairing=pairing,
             sheet=sheet,
             annual_record=record,
@@ -430,6 +481,18 @@ def do_assess_pairing(
             note=note.strip(),
             assessed_by=acting_user,
         )
+        audit.record(
+            pairing,
+            "assess_pairing",
+            actor=acting_user,
+            summary=(
+                f"{year}年第{quarter}季度考核（{sheet.name}）：{assessment.total:g} 分，"
+                f"{assessment.grade}"
+            ),
+            data={"assessment": assessment.pk, "sheet": sheet.pk, "scores": clean},
+            at=now,
+        )
+    return assessment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,3 +556,683 @@ def survey_results(survey: Survey) -> list[SurveyRow]:
             SurveyRow(areas[cid], n, rate("awareness"), rate("participation"), rate("support"))
         )
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairings, score sheets and annual records: set up and closed by the centre's leaders
+
+
+def _require(user: User, roles: set[str], message: str) -> None:
+    if effective_role(user) not in roles:
+        raise Forbidden(message)
+
+
+def _clean_text(value: str, limit: int, label: str, name: str, *, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(f"请填写{label}", field=name)
+    if len(value) > limit:
+        raise InvalidInput(f"{label}最多 {limit} 个字", field=name)
+    return value
+
+
+def _visits_per_month(value) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("每月应走访次数应为整数", field="visits_per_month") from None
+    if not 1 <= n <= 31:
+        raise InvalidInput("每月应走访次数应在 1–31 之间", field="visits_per_month")
+    return n
+
+
+def do_create_pairing(
+    *,
+    community: Area,
+    starts_on: date,
+    leader: User | None = None,
+    department: Department | None = None,
+    ends_on: date | None = None,
+    tasks: str = "",
+    requirements: str = "",
+    visits_per_month: int = 1,
+    acting_user: User,
+    now: datetime | None = None,
+) -> Pairing:
+    """Pair a leader or a department with a village or community for a period. The same
+    subject may not be paired twice with one community over overlapping periods."""
+    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以建立包村居结对")
+    if (leader is None) == (department is None):
+        raise InvalidInput("请选择包联领导或包联单位（二选一）", field="leader")
+    if leader is not None and not leader.is_active:
+        raise InvalidInput("该用户已停用", field="leader")
+    if community is None or community.level != AreaLevel.COMMUNITY or not community.is_active:
+        raise InvalidInput("请选择村(社区)", field="community")
+    if ends_on is not None and ends_on < starts_on:
+        raise InvalidInput("结束日期不能早于开始日期", field="ends_on")
+    tasks = _clean_text(tasks, 2000, "包联任务", "tasks")
+    requirements = _clean_text(requirements, 2000, "工作要求", "requirements")
+    per_month = _visits_per_month(visits_per_month)
+    with transaction.atomic():
+        # Lock the community so two leaders' simultaneous forms cannot both pass the overlap check.
+        Area.objects.select_for_update().filter(pk=community.pk).first()
+        same = Pairing.objects.filter(community=community).filter(
+            Q(leader=leader) if leader is not None else Q(department=department)
+        )
+        overlapping = same.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=starts_on))
+        if ends_on is not None:
+            overlapping = overlapping.filter(starts_on__lte=ends_on)
+        if overlapping.exists():
+            who = str(leader or department)
+            raise Conflict(f"{who}与{community.name}在该期限内已有结对", field="community")
+        pairing = Pairing.objects.create(
+            leader=leader,
+            department=department,
+            community=community,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            tasks=tasks,
+            requirements=requirements,
+            visits_per_month=per_month,
+        )
+        audit.record(
+            pairing,
+            "create_pairing",
+            actor=acting_user,
+            summary=f"建立结对：{pairing.subject_name} ↔ {community.name}，自 {starts_on} 起",
+            data={
+                "leader": leader.pk if leader else None,
+                "department": department.pk if department else None,
+                "community": community.code,
+                "starts_on": starts_on.isoformat(),
+                "ends_on": ends_on.isoformat() if ends_on else None,
+            },
+            at=now,
+        )
+    return pairing
+
+
+def do_update_pairing(
+    pairing: Pairing,
+    *,
+    tasks: str,
+    requirements: str,
+    visits_per_month: int,
+    ends_on: date | None,
+    acting_user: User,
+) -> Pairing:
+    """Change the tasks, the requirements, the visit frequency or the planned end of a pairing
+    that is still running (a pairing ended early is closed with do_end_pairing)."""
+    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以修改结对")
+    tasks = _clean_text(tasks, 2000, "包联任务", "tasks")
+    requirements = _clean_text(requirements, 2000, "工作要求", "requirements")
+    per_month = _visits_per_month(visits_per_month)
+    today = timezone.localdate()
+    with transaction.atomic():
+        pairing = Pairing.objects.select_for_update().get(pk=pairing.pk)
+        if pairing.ends_on is not None and pairing.ends_on < today:
+            raise Conflict("结对已结束，不能修改")
+        if ends_on is not None and ends_on < max(pairing.starts_on, today):
+            raise InvalidInput("计划结束日期不能早于今天；提前结束请用“结束结对”", field="ends_on")
+        new = {
+            "tasks": tasks,
+            "requirements": requirements,
+            "visits_per_month": per_month,
+            "ends_on": ends_on,
+        }
+        changed = {k: v for k, v in new.items() if getattr(pairing, k) != v}
+        if not changed:
+            return pairing
+        for k, v in changed.items():
+            setattr(pairing, k, v)
+        pairing.save(update_fields=list(changed))
+        labels = {
+            "tasks": "包联任务",
+            "requirements": "工作要求",
+            "visits_per_month": "走访频次",
+            "ends_on": "结束日期",
+        }
+        audit.record(
+            pairing,
+            "update_pairing",
+            actor=acting_user,
+            summary="修改" + "、".join(labels[k] for k in changed),
+            data={k: (v.isoformat() if isinstance(v, date) else v) for k, v in changed.items()},
+        )
+    return pairing
+
+
+def do_end_pairing(
+    pairing: Pairing, *, ends_on: date | None = None, reason: str, acting_user: User
+) -> Pairing:
+    """End a pairing on a day (today by default): no visit or assessment after it."""
+    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以结束结对")
+    reason = _clean_text(reason, 300, "结束原因", "reason", required=True)
+    today = timezone.localdate()
+    ends_on = ends_on or today
+    if ends_on > today:
+        raise InvalidInput(
+            "结束日期不能晚于今天；计划结束日期请在“修改结对”中设置", field="ends_on"
+        )
+    with transaction.atomic():
+        pairing = Pairing.objects.select_for_update().get(pk=pairing.pk)
+        if pairing.ends_on is not None and pairing.ends_on < today:
+            raise Conflict(f"结对已于 {pairing.ends_on} 结束")
+        if ends_on < pairing.starts_on:
+            raise InvalidInput("结束日期不能早于开始日期", field="ends_on")
+        last_visit = pairing.visits.order_by("-visited_on").values_list("visited_on", flat=True)
+        if last_visit and last_visit[0] > ends_on:
+            raise InvalidInput(f"{last_visit[0]} 还有走访记录，结束日期不能早于它", field="ends_on")
+        pairing.ends_on = ends_on
+        pairing.save(update_fields=["ends_on"])
+        audit.record(
+            pairing,
+            "end_pairing",
+            actor=acting_user,
+            summary=f"结束结对（{ends_on}）：{reason}",
+            data={"ends_on": ends_on.isoformat(), "reason": reason},
+        )
+    return pairing
+
+
+def _score_items(items: list[tuple[str, object]]) -> list[dict]:
+    clean: list[dict] = []
+    seen: set[str] = set()
+    for i, (name, top) in enumerate(items):
+        name = (name or "").strip()
+        if not name:
+            raise InvalidInput(f"第 {i + 1} 项缺少名称", field="items")
+        if len(name) > 50:
+            raise InvalidInput(f"评分项「{name[:20]}…」名称过长（最多 50 字）", field="items")
+        if name in seen:
+            raise InvalidInput(f"评分项「{name}」重复", field="items")
+        try:
+            v = float(top)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"评分项「{name}」的满分应为数字", field="items") from None
+        if not math.isfinite(v) or not 0 < v <= 1000:
+            raise InvalidInput(f"评分项「{name}」的满分应大于 0、不超过 1000", field="items")
+        seen.add(name)
+        clean.append({"name": name, "max": int(v) if v.is_integer() else v})
+    if not clean:
+        raise InvalidInput("评分表至少要有一个评分项", field="items")
+    if len(clean) > 30:
+        raise InvalidInput("评分表最多 30 个评分项", field="items")
+    return clean
+
+
+def do_create_score_sheet(
+    *, name: str, items: list[tuple[str, object]], acting_user: User, now: datetime | None = None
+) -> ScoreSheet:
+    """The centre's assessment criteria: named items with their full marks."""
+    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以制定考核评分表")
+    name = _clean_text(name, 100, "评分表名称", "name", required=True)
+    clean = _score_items(items)
+    with transaction.atomic():
+        if ScoreSheet.objects.filter(name=name, is_active=True).exists():
+            raise Conflict(f"已有启用的评分表「{name}」", field="name")
+        sheet = ScoreSheet.objects.create(name=name, items=clean)
+        audit.record(
+            sheet,
+            "create_score_sheet",
+            actor=acting_user,
+            summary=f"制定评分表「{name}」：{len(clean)} 项，满分 {sheet.full_marks:g}",
+            data={"items": clean},
+            at=now,
+        )
+    return sheet
+
+
+def do_set_score_sheet_active(sheet: ScoreSheet, *, active: bool, acting_user: User) -> ScoreSheet:
+    """Retire a sheet (assessments already made with it keep it) or bring it back."""
+    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以停用或启用评分表")
+    with transaction.atomic():
+        sheet = ScoreSheet.objects.select_for_update().get(pk=sheet.pk)
+        if sheet.is_active == active:
+            return sheet
+        sheet.is_active = active
+        sheet.save(update_fields=["is_active"])
+        audit.record(
+            sheet,
+            "enable_score_sheet" if active else "disable_score_sheet",
+            actor=acting_user,
+            summary="启用评分表" if active else "停用评分表",
+        )
+    return sheet
+
+
+def annual_score(percentages: list[float]) -> tuple[float, str]:
+    """The year's score is the mean of its quarterly results as percentages of full marks (a
+    sheet may total 100 or 120); the grade uses the same bands as a quarter."""
+    score = round(sum(percentages) / len(percentages), 1)
+    return score, grade_of(score)
+
+
+def do_compile_annual_record(
+    record: AnnualRecord, *, acting_user: User, now: datetime | None = None
+) -> AnnualRecord:
+    """Compute and store the year's score and grade from its quarterly assessments; run again
+    after a later quarter is assessed."""
+    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以计算年度绩效")
+    with transaction.atomic():
+        record = AnnualRecord.objects.select_for_update().get(pk=record.pk)
+        assessments = list(record.assessments.select_related("sheet"))
+        if not assessments:
+            raise Conflict(f"{record.year}年度还没有季度考核，无法计算")
+        percentages = [100 * a.total / (a.sheet.full_marks or 1.0) for a in assessments]
+        score, grade = annual_score(percentages)
+        before = (record.score, record.grade)
+        record.score, record.grade = score, grade
+        record.assessments_counted = len(assessments)
+        record.compiled_at = now or timezone.now()
+        record.compiled_by = acting_user
+        record.save(
+            update_fields=["score", "grade", "assessments_counted", "compiled_at", "compiled_by"]
+        )
+        audit.record(
+            record,
+            "compile_annual_record",
+            actor=acting_user,
+            summary=f"按 {len(assessments)} 次季度考核计算年度绩效：{score:g} 分，{grade}",
+            data={
+                "score": score,
+                "grade": grade,
+                "assessments": [a.pk for a in assessments],
+                "before": {"score": before[0], "grade": before[1]},
+            },
+            at=now,
+        )
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# Surveys
+
+
+def survey_questions(survey: Survey) -> list[tuple[str, str]]:
+    """(answer column, wording) of the survey's three questions."""
+    wording = survey.questions or {}
+    return [(name, wording.get(name) or label) for name, label in SURVEY_QUESTIONS]
+
+
+def do_create_survey(
+    *,
+    title: str,
+    questions: dict[str, str] | None = None,
+    scale_max: int = 5,
+    positive_from: int = 4,
+    acting_user: User,
+    now: datetime | None = None,
+) -> Survey:
+    """A questionnaire for the public: three questions answered on a scale, counted as
+    知晓率, 参与率 and 支持率 per community."""
+    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以发起调查")
+    title = _clean_text(title, 200, "调查名称", "title", required=True)
+    try:
+        scale_max, positive_from = int(scale_max), int(positive_from)
+    except (TypeError, ValueError):
+        raise InvalidInput("量表分值应为整数", field="scale_max") from None
+    if not 3 <= scale_max <= 10:
+        raise InvalidInput("量表最高分应在 3–10 之间", field="scale_max")
+    if not 2 <= positive_from <= scale_max:
+        raise InvalidInput(f"计为肯定的最低分应在 2–{scale_max} 之间", field="positive_from")
+    wording = {}
+    for name, label in SURVEY_QUESTIONS:
+        text = _clean_text((questions or {}).get(name, ""), 200, f"「{label}」题目", name)
+        wording[name] = text or f"您对本社区城市治理工作的{label}"
+    with transaction.atomic():
+        survey = Survey.objects.create(
+            title=title, scale_max=scale_max, positive_from=positive_from, questions=wording
+        )
+        audit.record(
+            survey,
+            "create_survey",
+            actor=acting_user,
+            summary=f"发起调查「{title}」（1–{scale_max} 分，≥{positive_from} 计为肯定）",
+            data={"questions": wording},
+            at=now,
+        )
+    return survey
+
+
+def do_close_survey(survey: Survey, *, acting_user: User) -> Survey:
+    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以结束调查")
+    with transaction.atomic():
+        n = Survey.objects.filter(pk=survey.pk, is_open=True).update(is_open=False)
+        if n != 1:
+            raise Conflict("该调查已结束")
+        audit.record(
+            survey,
+            "close_survey",
+            actor=acting_user,
+            summary=f"结束调查，共 {survey.responses.count()} 份回答",
+        )
+    survey.refresh_from_db()
+    return survey
+
+
+# ---------------------------------------------------------------------------------------------
+# Practice-station activities (新时代文明实践站)
+
+
+def may_record_activity(user: User, community: Area | None = None) -> bool:
+    """The centre's organisers for any community; a street office's staff for the
+    communities of their street (the stations are run by the streets)."""
+    if effective_role(user) in ORGANISER_ROLES:
+        return True
+    dept = user.department if user.department_id else None
+    if dept is None or dept.kind != DepartmentKind.TERRITORIAL:
+        return False
+    if community is None:
+        return True
+    return (
+        bool(community.parent_id)
+        and Area.objects.filter(pk=community.parent_id, fallback_department=dept).exists()
+    )
+
+
+def do_record_activity(
+    *,
+    station: str,
+    kind: str,
+    theme: str,
+    held_at: datetime,
+    place: str,
+    community: Area | None = None,
+    attendance: int | None = None,
+    photo: tuple[str, bytes] | None = None,
+    acting_user: User,
+    now: datetime | None = None,
+) -> StationActivity:
+    """An activity of a practice station, announced or held. Its photo goes on the public
+    page, so only a copy stripped of every piece of metadata (EXIF GPS, camera) is stored."""
+    if not may_record_activity(acting_user, community):
+        raise Forbidden("只有中心或所在街道的工作人员可以登记文明实践活动")
+    station = _clean_text(station, 100, "文明实践站", "station", required=True)
+    theme = _clean_text(theme, 200, "活动主题", "theme", required=True)
+    place = _clean_text(place, 200, "活动地点", "place", required=True)
+    if kind not in ActivityKind.values:
+        raise InvalidInput("请选择活动类型", field="kind")
+    _aware(held_at, "held_at")
+    if community is not None and community.level != AreaLevel.COMMUNITY:
+        raise InvalidInput("请选择村(社区)", field="community")
+    if attendance is not None:
+        if attendance < 0 or attendance > 100_000:
+            raise InvalidInput("参与人数应为 0–100000 之间的整数", field="attendance")
+        if held_at > (now or timezone.now()):
+            raise InvalidInput("活动尚未举行，不能填写参与人数", field="attendance")
+    checked = check_photos([photo], field="photo")[0] if photo else None
+    with transaction.atomic():
+        activity = StationActivity(
+            station=station,
+            community=community,
+            kind=kind,
+            theme=theme,
+            held_at=held_at,
+            place=place,
+            attendance=attendance,
+        )
+        if checked is not None:
+            activity.photo.save(
+                f"{uuid.uuid4().hex}.{checked.extension}",
+                ContentFile(checked.public_data),
+                save=False,
+            )
+        activity.save()
+        audit.record(
+            activity,
+            "record_activity",
+            actor=acting_user,
+            summary=f"登记活动「{theme}」（{station}）",
+            data={"held_at": held_at.isoformat(), "photo": bool(checked)},
+            at=now,
+        )
+    return activity
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def do_create_training(
+    *,
+    title: str,
+    held_on: date,
+    place: str = "",
+    hours: object = 2,
+    qualification: str = "",
+    qualification_years: int | None = None,
+    acting_user: User,
+    now: datetime | None = None,
+) -> TrainingSession:
+    """A training course for the grid managers; a certifying course names the qualification
+    each attendee gets."""
+    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以安排培训")
+    title = _clean_text(title, 200, "培训主题", "title", required=True)
+    place = _clean_text(place, 200, "地点", "place")
+    qualification = _clean_text(qualification, 200, "结业取得资格", "qualification")
+    try:
+        hrs = Decimal(str(hours)).quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput("学时应为数字，如 2 或 1.5", field="hours") from None
+    if not Decimal("0.5") <= hrs <= Decimal("99"):
+        raise InvalidInput("学时应在 0.5–99 之间", field="hours")
+    if qualification_years is not None and not 1 <= qualification_years <= 20:
+        raise InvalidInput("资格有效期应在 1–20 年之间", field="qualification_years")
+    if qualification_years and not qualification:
+        raise InvalidInput("填写了有效期，请同时填写取得的资格", field="qualification")
+    with transaction.atomic():
+        session = TrainingSession.objects.create(
+            title=title,
+            held_on=held_on,
+            place=place,
+            hours=hrs,
+            qualification=qualification,
+            qualification_years=qualification_years,
+        )
+        audit.record(
+            session,
+            "create_training",
+            actor=acting_user,
+            summary=f"安排培训「{title}」（{held_on}，{hrs} 学时）",
+            data={"qualification": qualification, "years": qualification_years},
+            at=now,
+        )
+    return session
+
+
+def _years_later(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def do_record_attendance(
+    session: TrainingSession,
+    *,
+    attendees: list[User],
+    acting_user: User,
+    now: datetime | None = None,
+) -> TrainingSession:
+    """Set who attended a course that has taken place. Each attendee gets a team record
+    (ManagerProfile) if she had none and, for a certifying course, its qualification; one
+    taken off the list loses the qualification this course gave her."""
+    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以登记培训签到")
+    if session.held_on > timezone.localdate(now):
+        raise InvalidInput("培训尚未举行，不能登记签到", field="attendees")
+    for u in attendees:
+        if u.role != Role.INSPECTOR or not u.is_active:
+            raise InvalidInput(f"{u} 不是在职网格员", field="attendees")
+    wanted = {u.pk: u for u in attendees}
+    with transaction.atomic():
+        session = TrainingSession.objects.select_for_update().get(pk=session.pk)
+        present = set(session.attendees.values_list("pk", flat=True))
+        added = [wanted[pk] for pk in wanted if pk not in present]
+        removed = sorted(present - set(wanted))
+        if not added and not removed:
+            return session
+        session.attendees.add(*added)
+        session.attendees.remove(*removed)
+        for u in added:
+            ManagerProfile.objects.get_or_create(user=u)
+        if session.qualification:
+            expires = (
+                _years_later(session.held_on, session.qualification_years)
+                if session.qualification_years
+                else None
+            )
+            have = set(
+                Qualification.objects.filter(training=session).values_list("user_id", flat=True)
+            )
+            Qualification.objects.bulk_create(
+                Qualification(
+                    user=u,
+                    name=session.qualification,
+                    issued_on=session.held_on,
+                    expires_on=expires,
+                    training=session,
+                )
+                for u in added
+                if u.pk not in have
+            )
+        Qualification.objects.filter(training=session, user_id__in=removed).delete()
+        audit.record(
+            session,
+            "record_attendance",
+            actor=acting_user,
+            summary=f"登记签到：新增 {len(added)} 人，移除 {len(removed)} 人，"
+            f"共 {len(wanted)} 人参训",
+            data={"added": [u.pk for u in added], "removed": removed, "total": len(wanted)},
+            at=now,
+        )
+    return session
+
+
+# ---------------------------------------------------------------------------------------------
+# Commendations, community rules and showcases
+
+
+def do_record_commendation(
+    *,
+    user: User,
+    title: str,
+    awarded_on: date,
+    reason: str,
+    amount: Decimal | None = None,
+    acting_user: User,
+    now: datetime | None = None,
+) -> Commendation:
+    """A commendation or reward of a grid manager, shown on her page."""
+    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以记录表彰奖励")
+    if user.role != Role.INSPECTOR:
+        raise InvalidInput(f"{user} 不是网格员", field="user")
+    title = _clean_text(title, 200, "表彰奖励", "title", required=True)
+    reason = _clean_text(reason, 2000, "事由", "reason", required=True)
+    if awarded_on > timezone.localdate(now):
+        raise InvalidInput("日期不能晚于今天", field="awarded_on")
+    if amount is not None and not Decimal("0") <= Decimal(amount) < Decimal("10000000"):
+        raise InvalidInput("奖金应为非负金额", field="amount")
+    with transaction.atomic():
+        commendation = Commendation.objects.create(
+            user=user, title=title, awarded_on=awarded_on, reason=reason, amount=amount
+        )
+        audit.record(
+            commendation,
+            "record_commendation",
+            actor=acting_user,
+            summary=f"{user}：{title}",
+            data={"amount": str(amount) if amount is not None else None},
+            at=now,
+        )
+    return commendation
+
+
+def do_set_village_rule(
+    *,
+    community: Area,
+    text: str,
+    adopted_on: date | None = None,
+    acting_user: User,
+    now: datetime | None = None,
+) -> VillageRule:
+    """Record a community's rules (村规民约) as adopted, replacing the earlier text."""
+    if not may_record_activity(acting_user, community):
+        raise Forbidden("只有中心或所在街道的工作人员可以录入村规民约")
+    if community.level != AreaLevel.COMMUNITY:
+        raise InvalidInput("请选择村(社区)", field="community")
+    text = _clean_text(text, 10_000, "村规民约", "text", required=True)
+    with transaction.atomic():
+        rule, created = VillageRule.objects.update_or_create(
+            community=community, defaults={"text": text, "adopted_on": adopted_on}
+        )
+        audit.record(
+            rule,
+            "set_village_rule",
+            actor=acting_user,
+            summary=f"{'录入' if created else '修订'}{community.name}村规民约",
+            data={"adopted_on": adopted_on.isoformat() if adopted_on else None},
+            at=now,
+        )
+    return rule
+
+
+def do_add_civilised_family(
+    *,
+    community: Area,
+    year: int,
+    family: str,
+    reason: str = "",
+    acting_user: User,
+    now: datetime | None = None,
+) -> CivilisedFamily:
+    if not may_record_activity(acting_user, community):
+        raise Forbidden("只有中心或所在街道的工作人员可以录入文明家庭")
+    if community.level != AreaLevel.COMMUNITY:
+        raise InvalidInput("请选择村(社区)", field="community")
+    if not 2000 <= year <= timezone.localdate(now).year:
+        raise InvalidInput("年度无效", field="year")
+    family = _clean_text(family, 100, "家庭", "family", required=True)
+    reason = _clean_text(reason, 2000, "事迹", "reason")
+    with transaction.atomic():
+        row = CivilisedFamily.objects.create(
+            community=community, year=year, family=family, reason=reason
+        )
+        audit.record(
+            row,
+            "add_civilised_family",
+            actor=acting_user,
+            summary=f"{community.name} {year} 年度文明家庭：{family}",
+            at=now,
+        )
+    return row
+
+
+def do_create_showcase(
+    *, case, before, after, caption: str, acting_user: User, now: datetime | None = None
+) -> Showcase:
+    """Show a fixed problem on the public page: only the stripped public copies of its photos,
+    and nothing about who reported it."""
+    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以发布整改成效")
+    caption = _clean_text(caption, 200, "说明", "caption", required=True)
+    showcase = Showcase(
+        case=case, before=before, after=after, caption=caption, chosen_by=acting_user
+    )
+    try:
+        showcase.clean()
+    except DjangoValidationError as exc:
+        fields = getattr(exc, "error_dict", {})
+        name = next(iter(fields), None)
+        raise InvalidInput("；".join(exc.messages), field=name or "case") from None
+    with transaction.atomic():
+        if Showcase.objects.filter(case=case).exists():
+            raise Conflict("该案件已展示", field="case")
+        showcase.save()
+        audit.record(
+            showcase,
+            "create_showcase",
+            actor=acting_user,
+            summary=f"发布整改成效：{caption}（{case.number}）",
+            at=now,
+        )
+    return showcase

@@ -265,6 +265,15 @@ class AnnualRecord(models.Model):
         related_name="annual_records",
     )
     year = models.PositiveSmallIntegerField(_("年度"))
+    # Derived from the year's quarterly assessments by do_compile_annual_record: the mean of
+    # their percentages of full marks, and the grade of that mean.
+    score = models.FloatField(_("年度得分"), null=True, blank=True)
+    grade = models.CharField(_("年度等次"), max_length=8, blank=True)
+    assessments_counted = models.PositiveSmallIntegerField(_("计入的季度考核数"), default=0)
+    compiled_at = models.DateTimeField(_("计算时间"), null=True, blank=True)
+    compiled_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("年度绩效档案")
@@ -285,6 +294,15 @@ class AnnualRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or self.department} · {self.year}年度"
+
+    @property
+    def subject_name(self) -> str:
+        return str(self.user or self.department)
+
+    @property
+    def is_stale(self) -> bool:
+        """Compiled before the latest quarterly assessment was added."""
+        return self.compiled_at is not None and self.assessments.count() != self.assessments_counted
 
 
 class PairingAssessment(models.Model):
@@ -342,6 +360,12 @@ class TrainingSession(models.Model):
     attendees = models.ManyToManyField(
         USER, verbose_name=_("参训人员"), blank=True, related_name="trainings"
     )
+    # A course that certifies (上岗培训): each attendee gets this qualification, dated the
+    # day of the course.
+    qualification = models.CharField(_("结业取得资格"), max_length=200, blank=True)
+    qualification_years = models.PositiveSmallIntegerField(
+        _("资格有效期(年)"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("培训")
@@ -358,6 +382,14 @@ class Qualification(models.Model):
     number = models.CharField(_("证书编号"), max_length=64, blank=True)
     issued_on = models.DateField(_("取得日期"))
     expires_on = models.DateField(_("有效期至"), null=True, blank=True)
+    training = models.ForeignKey(
+        TrainingSession,
+        verbose_name=_("培训"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="qualifications",
+    )
 
     class Meta:
         verbose_name = _("资格")
@@ -435,6 +467,9 @@ class Survey(models.Model):
     # An answer at or above this counts as aware / taking part / supporting.
     positive_from = models.PositiveSmallIntegerField(_("计为肯定的最低分"), default=4)
     is_open = models.BooleanField(_("开放填写"), default=True)
+    # The wording of the three questions (keys awareness, participation, support); the
+    # answers are counted into 知晓率, 参与率 and 支持率 whatever the wording.
+    questions = models.JSONField(_("题目"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

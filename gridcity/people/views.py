@@ -11,35 +11,65 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Max, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from gridcity.accounts import audit
 from gridcity.accounts.models import Role, User
-from gridcity.cases.errors import CaseError
+from gridcity.cases.actions import effective_role
+from gridcity.cases.errors import CaseError, Forbidden, InvalidInput
 from gridcity.cases.models import OPEN, Case, Status
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.people import track
 from gridcity.people.actions import (
     ASSESSOR_ROLES,
+    ORGANISER_ROLES,
     SUPERVISOR_ROLES,
     SURVEY_QUESTIONS,
     ProblemIn,
     VisitIn,
     do_answer_survey,
     do_assess_pairing,
+    do_close_survey,
+    do_compile_annual_record,
+    do_create_pairing,
+    do_create_score_sheet,
+    do_create_survey,
+    do_create_training,
+    do_end_pairing,
+    do_record_activity,
+    do_record_attendance,
     do_record_visit,
     do_resolve_problem,
+    do_set_score_sheet_active,
+    do_update_pairing,
+    may_record_activity,
     may_record_visit,
     pairings_visible_to,
+    survey_questions,
     survey_results,
+)
+from gridcity.people.forms import (
+    ActivityForm,
+    AttendanceForm,
+    EndPairingForm,
+    PairingForm,
+    PairingUpdateForm,
+    ScoreSheetForm,
+    SurveyForm,
+    TrainingForm,
 )
 from gridcity.people.models import (
     ActivityKind,
     AnnualRecord,
     ManagerProfile,
     Pairing,
+    PairingAssessment,
     Patrol,
     PatrolCellVisit,
     PatrolPoint,
@@ -48,15 +78,24 @@ from gridcity.people.models import (
     Showcase,
     StationActivity,
     Survey,
+    TrainingSession,
     VisitProblem,
 )
+from gridcity.people.naming import natural_key
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category
 from gridcity.web.field import map_settings, role_required
 
 FIELD = {Role.INSPECTOR, Role.ADMIN}
+
 SUPERVISORS = set(SUPERVISOR_ROLES)
 PAIRING_ROLES = SUPERVISORS | {Role.DEPT_LEAD, Role.HANDLER}
+
+
+def map_cell_limit() -> int:
+    """The patrol board's map draws at most this many cell polygons; its counts cover every
+    cell whatever the limit."""
+    return int(getattr(settings, "GRIDCITY_PATROL_MAP_CELLS", 5000))
 
 
 def min_duty_minutes() -> int:
@@ -105,6 +144,18 @@ def stale_cells(cell_ids: list[int], days: int, now: datetime) -> set[int]:
     return set(cell_ids) - recent
 
 
+def stale_cells_among(cell_ids: set[int], days: int, now: datetime) -> set[int]:
+    """The same for a whole district: the recent visits are read without a list of ids, which
+    with ten thousand cells would pass SQLite's limit on query parameters."""
+    since = now - timedelta(days=days)
+    recent = set(
+        PatrolCellVisit.objects.filter(last_at__gte=since, first_at__lte=now)
+        .values_list("cell_id", flat=True)
+        .distinct()
+    )
+    return cell_ids - recent
+
+
 # ---------------------------------------------------------------------------------------------
 # Patrols
 
@@ -139,7 +190,7 @@ def patrol_board(request: HttpRequest) -> HttpResponse:
     except ValueError:
         day = today
     days = _int(request.GET.get("days"), 3, 1, 60)
-    beats = list(Beat.objects.select_related("manager").order_by("code"))
+    beats = sorted(Beat.objects.select_related("manager"), key=lambda b: natural_key(b.code))
     beat = next((b for b in beats if b.code == request.GET.get("beat")), None)
     start, end = _day_bounds(day)
     patrols = list(
@@ -166,21 +217,29 @@ def patrol_board(request: HttpRequest) -> HttpResponse:
                 "flagged": [[lat, lon] for lon, lat, f in pts if f != track.OK],
             }
         )
-    cell_qs = Area.objects.filter(level=AreaLevel.CELL, beats__isnull=False)
-    if beat:
-        cell_qs = cell_qs.filter(beats=beat)
-    cells = list(cell_qs.distinct().only("pk", "code", "geometry")[:5000])
-    ids = [c.pk for c in cells]
+    # Counts cover every cell of every beat (ids only, one query); only the map is capped, as
+    # a district of 100 m cells has more polygons than a browser draws comfortably.
+    cells_of_beat: dict[int, set[int]] = defaultdict(set)
+    code_of: dict[int, str] = {}
+    for beat_id, cell_id, code in Beat.cells.through.objects.filter(
+        beat_id__in=[beat.pk] if beat else [b.pk for b in beats]
+    ).values_list("beat_id", "area_id", "area__code"):
+        cells_of_beat[beat_id].add(cell_id)
+        code_of[cell_id] = code
+    ids = set().union(*cells_of_beat.values()) if cells_of_beat else set()
     now = end if day < today else timezone.now()
-    stale = stale_cells(ids, days, now)
+    stale = stale_cells_among(ids, days, now)
     visited = set(
         PatrolCellVisit.objects.filter(patrol__in=patrols).values_list("cell_id", flat=True)
     )
-    stale_by_beat = []
-    for b in [beat] if beat else beats:
-        b_ids = set(b.cells.values_list("pk", flat=True))
-        stale_by_beat.append((b, len(b_ids), len(b_ids & stale)))
-    stale_codes = sorted(c.code for c in cells if c.pk in stale)
+    stale_by_beat = [
+        (b, len(cells_of_beat[b.pk]), len(cells_of_beat[b.pk] & stale))
+        for b in ([beat] if beat else beats)
+    ]
+    # The map shows the cells that need attention first: stale ones, then today's.
+    shown = sorted(ids, key=lambda pk: (pk not in stale, pk not in visited, pk))[: map_cell_limit()]
+    cells = list(Area.objects.filter(pk__in=shown).only("pk", "code", "geometry"))
+    stale_codes = sorted(code_of[pk] for pk in stale)
     return render(
         request,
         "people/patrol_board.html",
@@ -192,7 +251,9 @@ def patrol_board(request: HttpRequest) -> HttpResponse:
             "patrols": patrols,
             "stale_by_beat": stale_by_beat,
             "stale_codes": stale_codes[:300],
-            "stale_more": max(0, len(stale_codes) - 300),
+            "stale_more": max(0, len(stale) - 300),
+            "cells_total": len(ids),
+            "cells_shown": len(cells),
             "map": {
                 **map_settings(),
                 "cells": _cells_geojson(cells, stale, visited),
@@ -213,8 +274,8 @@ def _month(request: HttpRequest) -> date:
 def attendance_rows(users: list[User], first: date) -> list[dict]:
     """One row per grid manager: the status of each day of the month from her patrols."""
     n = calendar.monthrange(first.year, first.month)[1]
-    start, _ = _day_bounds(first)
-    _, end = _day_bounds(first.replace(day=n))
+    start, _next = _day_bounds(first)
+    _first, end = _day_bounds(first.replace(day=n))
     per: dict[tuple[int, date], dict] = defaultdict(lambda: {"s": 0, "m": 0.0, "n": 0})
     for p in Patrol.objects.filter(manager__in=users, started_at__gte=start, started_at__lt=end):
         d = timezone.localtime(p.started_at).date()
@@ -243,10 +304,28 @@ def attendance_rows(users: list[User], first: date) -> list[dict]:
     return rows
 
 
+def grid_managers() -> tuple[list[User], dict[int, list[Beat]]]:
+    """The active grid managers in the order of their beats (第2 before 第10), those without a
+    beat last, and each one's beats."""
+    users = list(User.objects.filter(role=Role.INSPECTOR, is_active=True))
+    beats: dict[int, list[Beat]] = defaultdict(list)
+    for b in Beat.objects.filter(manager__in=users):
+        beats[b.manager_id].append(b)
+    for bs in beats.values():
+        bs.sort(key=lambda b: natural_key(b.code, b.name))
+
+    def order(u: User) -> tuple:
+        first = beats[u.pk][0] if beats[u.pk] else None
+        return (first is None, natural_key(first.code if first else "", str(u), u.username))
+
+    users.sort(key=order)
+    return users, beats
+
+
 @role_required(SUPERVISORS)
 def attendance(request: HttpRequest) -> HttpResponse:
     first = _month(request)
-    users = list(User.objects.filter(role=Role.INSPECTOR, is_active=True).order_by("username"))
+    users, _beats = grid_managers()
     rows = attendance_rows(users, first)
     prev = (first - timedelta(days=1)).replace(day=1)
     nxt = (first + timedelta(days=32)).replace(day=1)
@@ -298,18 +377,17 @@ def manager_page(request: HttpRequest, username: str) -> HttpResponse:
 
 @role_required(SUPERVISORS)
 def team(request: HttpRequest) -> HttpResponse:
-    users = list(
-        User.objects.filter(role=Role.INSPECTOR, is_active=True)
+    ordered, beats = grid_managers()
+    by_pk = {
+        u.pk: u
+        for u in User.objects.filter(pk__in=[u.pk for u in ordered])
         .select_related("manager_profile")
         .annotate(
             n_train=Count("trainings", distinct=True),
             n_awards=Count("commendations", distinct=True),
         )
-        .order_by("username")
-    )
-    beats = defaultdict(list)
-    for b in Beat.objects.filter(manager__in=users):
-        beats[b.manager_id].append(b)
+    }
+    users = [by_pk[u.pk] for u in ordered]
     rows = attendance_rows(users, timezone.localdate().replace(day=1))
     on_duty = {r["user"].pk: r for r in rows}
     return render(
@@ -336,6 +414,10 @@ def _open_problems(pairing_ids: list[int]) -> dict[int, int]:
     return {r["visit__pairing_id"]: r["n"] for r in rows}
 
 
+def _can_manage(user: User) -> bool:
+    return effective_role(user) in ASSESSOR_ROLES
+
+
 @role_required(PAIRING_ROLES)
 def pairing_board(request: HttpRequest) -> HttpResponse:
     pairings = list(
@@ -351,19 +433,51 @@ def pairing_board(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("visits"))
     )
     open_n = _open_problems([p.pk for p in pairings])
+    latest: dict[int, PairingAssessment] = {}
+    for a in PairingAssessment.objects.filter(pairing__in=pairings).order_by(
+        "pairing_id", "-year", "-quarter"
+    ):
+        latest.setdefault(a.pairing_id, a)
     rows = []
     for p in pairings:
         per_month = round(recent.get(p.pk, 0) / 3, 1)
+        ended = p.ends_on is not None and p.ends_on < today
         rows.append(
             {
                 "p": p,
                 "per_month": per_month,
-                "behind": per_month < p.visits_per_month,
+                "ended": ended,
+                "behind": not ended and per_month < p.visits_per_month,
                 "open": open_n.get(p.pk, 0),
-                "latest": p.assessments.first(),
+                "latest": latest.get(p.pk),
             }
         )
-    return render(request, "people/pairings.html", {"rows": rows})
+    rows.sort(key=lambda r: r["ended"])
+    return render(
+        request,
+        "people/pairings.html",
+        {"rows": rows, "can_manage": _can_manage(request.user)},
+    )
+
+
+@role_required(ASSESSOR_ROLES)
+def pairing_new(request: HttpRequest) -> HttpResponse:
+    form = PairingForm(request.POST or None, initial={"starts_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            pairing = do_create_pairing(acting_user=request.user, **form.cleaned_data)
+        except CaseError as exc:
+            form.add_action_error(exc)
+        else:
+            messages.success(request, _("结对已建立"))
+            return redirect("people:pairing", pk=pairing.pk)
+    return render(
+        request, "people/form_page.html", _form_page(form, _("新建包村居结对"), "pairings")
+    )
+
+
+def _form_page(form, title, tab: str, *, back: str = "", files: bool = False) -> dict:
+    return {"form": form, "title": title, "tab": tab, "back": back, "files": files}
 
 
 def _pairing_for(request: HttpRequest, pk: int) -> Pairing:
@@ -373,59 +487,113 @@ def _pairing_for(request: HttpRequest, pk: int) -> Pairing:
     return p
 
 
+def _parse_assessment(request: HttpRequest, sheets: list[ScoreSheet], today: date) -> dict:
+    sheet = next((x for x in sheets if str(x.pk) == request.POST.get("sheet")), None)
+    if sheet is None:
+        raise InvalidInput("请选择评分表", field="sheet")
+    return {
+        "sheet": sheet,
+        "year": _int(request.POST.get("year"), today.year, 0, 9999),
+        "quarter": _int(request.POST.get("quarter"), 0, 0, 9),
+        "scores": {
+            i["name"]: request.POST.get(f"score-{sheet.pk}-{n}", "")
+            for n, i in enumerate(sheet.items)
+        },
+        "note": request.POST.get("note", ""),
+    }
+
+
 @role_required(PAIRING_ROLES)
 def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pairing = _pairing_for(request, pk)
-    sheet = ScoreSheet.objects.filter(is_active=True).order_by("pk").first()
+    sheets = list(ScoreSheet.objects.filter(is_active=True).order_by("pk"))
     errors: dict[str, str] = {}
     today = timezone.localdate()
-    if request.method == "POST" and request.POST.get("form") == "assess" and sheet:
-        try:
+    form_name = request.POST.get("form") if request.method == "POST" else None
+    update_form = PairingUpdateForm(
+        request.POST if form_name == "update" else None,
+        initial={
+            "visits_per_month": pairing.visits_per_month,
+            "ends_on": pairing.ends_on,
+            "tasks": pairing.tasks,
+            "requirements": pairing.requirements,
+        },
+        prefix="u",
+    )
+    end_form = EndPairingForm(
+        request.POST if form_name == "end" else None, initial={"ends_on": today}, prefix="e"
+    )
+    try:
+        if form_name == "assess":
             do_assess_pairing(
-                pairing,
-                sheet=sheet,
-                year=_int(request.POST.get("year"), today.year, 2000, 2100),
-                quarter=_int(request.POST.get("quarter"), 0, 0, 9),
-                scores={
-                    i["name"]: request.POST.get(f"score-{n}", "") for n, i in enumerate(sheet.items)
-                },
-                note=request.POST.get("note", ""),
-                acting_user=request.user,
+                pairing, **_parse_assessment(request, sheets, today), acting_user=request.user
             )
-            messages.success(request, "考核结果已记入年度绩效档案")
+            messages.success(request, _("考核结果已记入年度绩效档案"))
             return redirect("people:pairing", pk=pairing.pk)
-        except CaseError as exc:
-            errors["assess"] = exc.message
-    if request.method == "POST" and request.POST.get("form") == "resolve":
-        problem = get_object_or_404(
-            VisitProblem, pk=_int(request.POST.get("problem"), 0, 0, 2**31), visit__pairing=pairing
-        )
-        try:
+        if form_name == "resolve":
+            problem = get_object_or_404(
+                VisitProblem,
+                pk=_int(request.POST.get("problem"), 0, 0, 2**31),
+                visit__pairing=pairing,
+            )
             do_resolve_problem(
                 problem, measures=request.POST.get("measures", ""), acting_user=request.user
             )
-            messages.success(request, "问题已销号")
+            messages.success(request, _("问题已销号"))
             return redirect("people:pairing", pk=pairing.pk)
-        except CaseError as exc:
-            errors["resolve"] = exc.message
+    except CaseError as exc:
+        errors[form_name] = exc.message
+    for name, form, act in (
+        ("update", update_form, do_update_pairing),
+        ("end", end_form, do_end_pairing),
+    ):
+        if form_name == name and form.is_valid():
+            try:
+                act(pairing, **form.cleaned_data, acting_user=request.user)
+            except CaseError as exc:
+                form.add_action_error(exc)
+            else:
+                messages.success(request, _("结对已修改") if name == "update" else _("结对已结束"))
+                return redirect("people:pairing", pk=pairing.pk)
     visits = pairing.visits.prefetch_related("photos", "problems__case").select_related(
         "recorded_by"
     )
+    ended = pairing.ends_on is not None and pairing.ends_on < today
+    chosen = request.POST.get("sheet") if form_name == "assess" else ""
     return render(
         request,
         "people/pairing.html",
         {
             "pairing": pairing,
+            "ended": ended,
             "visits": visits,
-            "assessments": pairing.assessments.select_related("annual_record"),
-            "sheet": sheet,
-            "sheet_items": list(enumerate(sheet.items)) if sheet else [],
-            "can_assess": request.user.is_superuser or request.user.role in ASSESSOR_ROLES,
-            "can_visit": may_record_visit(request.user, pairing),
+            "assessments": pairing.assessments.select_related("annual_record", "sheet"),
+            "sheets": sheets,
+            # Each sheet's items with what was typed, so a refused form keeps the scores.
+            "sheet_rows": [
+                (
+                    sh,
+                    [
+                        (n, item, request.POST.get(f"score-{sh.pk}-{n}", "") if chosen else "")
+                        for n, item in enumerate(sh.items)
+                    ],
+                )
+                for sh in sheets
+            ],
+            "chosen_sheet": chosen or (str(sheets[0].pk) if sheets else ""),
+            "can_assess": _can_manage(request.user),
+            "can_manage": _can_manage(request.user) and not ended,
+            "can_visit": may_record_visit(request.user, pairing) and not ended,
             "errors": errors,
+            "posted": request.POST if form_name == "assess" else {},
+            "update_form": update_form,
+            "end_form": end_form,
+            "open_form": form_name,
             "year": today.year,
             "quarter": (today.month - 1) // 3 + 1,
+            "history": audit.history_of(pairing)[:50],
         },
+        status=422 if errors or update_form.errors or end_form.errors else 200,
     )
 
 
@@ -497,10 +665,99 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
 def annual_records(request: HttpRequest) -> HttpResponse:
     year = _int(request.GET.get("year"), timezone.localdate().year, 2000, 2100)
     qs = AnnualRecord.objects.filter(year=year).select_related("user", "department")
-    if request.user.role not in SUPERVISORS and not request.user.is_superuser:
+    if effective_role(request.user) not in SUPERVISORS:
         qs = qs.filter(Q(user=request.user) | Q(department_id=request.user.department_id))
-    records = qs.prefetch_related("assessments__pairing__community")
-    return render(request, "people/annual.html", {"records": records, "year": year})
+    error_for, error = 0, ""
+    if request.method == "POST":
+        record = get_object_or_404(qs, pk=_int(request.POST.get("record"), 0, 0, 2**31))
+        try:
+            record = do_compile_annual_record(record, acting_user=request.user)
+        except CaseError as exc:
+            error_for, error = record.pk, exc.message
+        else:
+            messages.success(
+                request,
+                _("%(who)s %(year)s 年度绩效：%(score)s 分，%(grade)s")
+                % {
+                    "who": record.subject_name,
+                    "year": record.year,
+                    "score": f"{record.score:g}",
+                    "grade": record.grade,
+                },
+            )
+            return redirect(f"{reverse('people:annual')}?year={year}")
+    records = list(
+        qs.prefetch_related("assessments__pairing__community", "assessments__sheet").order_by(
+            "user__username", "department__code"
+        )
+    )
+    return render(
+        request,
+        "people/annual.html",
+        {
+            "rows": [(r, audit.history_of(r)[:10]) for r in records],
+            "year": year,
+            "can_compile": _can_manage(request.user),
+            "error_for": error_for,
+            "error": error,
+        },
+        status=422 if error else 200,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Score sheets
+
+
+@role_required(SUPERVISORS)
+def score_sheets(request: HttpRequest) -> HttpResponse:
+    form = ScoreSheetForm(request.POST or None)
+    can_manage = _can_manage(request.user)
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied(_("只有领导或管理员可以制定考核评分表"))
+        if form.is_valid():
+            try:
+                sheet = do_create_score_sheet(acting_user=request.user, **form.cleaned_data)
+            except CaseError as exc:
+                form.add_action_error(exc)
+            else:
+                messages.success(request, _("评分表已保存"))
+                return redirect("people:sheet", pk=sheet.pk)
+    return render(
+        request,
+        "people/sheets.html",
+        {
+            "sheets": ScoreSheet.objects.order_by("-is_active", "-pk"),
+            "form": form,
+            "can_manage": can_manage,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@role_required(SUPERVISORS)
+def score_sheet(request: HttpRequest, pk: int) -> HttpResponse:
+    sheet = get_object_or_404(ScoreSheet, pk=pk)
+    if request.method == "POST":
+        try:
+            sheet = do_set_score_sheet_active(
+                sheet, active=request.POST.get("active") == "1", acting_user=request.user
+            )
+        except CaseError as exc:
+            raise PermissionDenied(exc.message) from exc
+        messages.success(request, _("已启用") if sheet.is_active else _("已停用"))
+        return redirect("people:sheet", pk=sheet.pk)
+    return render(
+        request,
+        "people/sheet.html",
+        {
+            "sheet": sheet,
+            "used": PairingAssessment.objects.filter(sheet=sheet).count(),
+            "can_manage": _can_manage(request.user),
+            "history": audit.history_of(sheet),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +787,7 @@ def survey_form(request: HttpRequest, pk: int) -> HttpResponse:
             do_answer_survey(
                 survey,
                 community_code=request.POST.get("community", ""),
-                answers={k: request.POST.get(k) for k, _ in SURVEY_QUESTIONS},
+                answers={k: request.POST.get(k) for k, _label in SURVEY_QUESTIONS},
             )
             done = True
         except CaseError as exc:
@@ -540,7 +797,7 @@ def survey_form(request: HttpRequest, pk: int) -> HttpResponse:
         "people/survey.html",
         {
             "survey": survey,
-            "questions": SURVEY_QUESTIONS,
+            "questions": survey_questions(survey),
             "scale": range(1, survey.scale_max + 1),
             "communities": Area.objects.filter(level=AreaLevel.COMMUNITY, is_active=True),
             "error": error,
@@ -553,10 +810,182 @@ def survey_form(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(SUPERVISORS)
+def surveys(request: HttpRequest) -> HttpResponse:
+    can_create = effective_role(request.user) in ORGANISER_ROLES
+    form = SurveyForm(request.POST or None)
+    if request.method == "POST":
+        if not can_create:
+            raise PermissionDenied(_("只有中心领导、值班长或管理员可以发起调查"))
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                survey = do_create_survey(
+                    title=d["title"],
+                    questions={k: d[k] for k, _label in SURVEY_QUESTIONS},
+                    scale_max=d["scale_max"],
+                    positive_from=d["positive_from"],
+                    acting_user=request.user,
+                )
+            except CaseError as exc:
+                form.add_action_error(exc)
+            else:
+                messages.success(request, _("调查已发起，可将公开问卷链接发给群众"))
+                return redirect("people:survey_results", pk=survey.pk)
+    return render(
+        request,
+        "people/surveys.html",
+        {
+            "surveys": Survey.objects.annotate(n=Count("responses")).order_by("-created_at"),
+            "form": form,
+            "can_create": can_create,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@role_required(SUPERVISORS)
 def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
     survey = get_object_or_404(Survey, pk=pk)
+    can_close = effective_role(request.user) in ORGANISER_ROLES
+    if request.method == "POST":
+        try:
+            do_close_survey(survey, acting_user=request.user)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
+        except CaseError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("调查已结束"))
+        return redirect("people:survey_results", pk=survey.pk)
     return render(
-        request, "people/survey_results.html", {"survey": survey, "rows": survey_results(survey)}
+        request,
+        "people/survey_results.html",
+        {
+            "survey": survey,
+            "rows": survey_results(survey),
+            "questions": survey_questions(survey),
+            "public_url": request.build_absolute_uri(reverse("people:survey", args=[survey.pk])),
+            "can_close": can_close and survey.is_open,
+            "history": audit.history_of(survey),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Practice-station activities
+
+
+@role_required(PAIRING_ROLES)
+def activities(request: HttpRequest) -> HttpResponse:
+    can_record = may_record_activity(request.user)
+    form = ActivityForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not can_record:
+            raise PermissionDenied(_("只有中心或街道的工作人员可以登记文明实践活动"))
+        if form.is_valid():
+            d = dict(form.cleaned_data)
+            upload = d.pop("photo")
+            try:
+                activity = do_record_activity(
+                    **d,
+                    photo=(upload.name, upload.read()) if upload else None,
+                    acting_user=request.user,
+                )
+            except CaseError as exc:
+                form.add_action_error(exc)
+            else:
+                messages.success(request, _("活动已登记"))
+                return redirect("people:activity", pk=activity.pk)
+    return render(
+        request,
+        "people/activities.html",
+        {
+            "activities": StationActivity.objects.select_related("community")[:100],
+            "form": form,
+            "can_record": can_record,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@role_required(PAIRING_ROLES)
+def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = get_object_or_404(StationActivity.objects.select_related("community"), pk=pk)
+    return render(
+        request,
+        "people/activity.html",
+        {"activity": activity, "history": audit.history_of(activity)},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+@role_required(SUPERVISORS)
+def trainings(request: HttpRequest) -> HttpResponse:
+    can_organise = effective_role(request.user) in ORGANISER_ROLES
+    form = TrainingForm(request.POST or None)
+    if request.method == "POST":
+        if not can_organise:
+            raise PermissionDenied(_("只有中心领导、值班长或管理员可以安排培训"))
+        if form.is_valid():
+            try:
+                session = do_create_training(acting_user=request.user, **form.cleaned_data)
+            except CaseError as exc:
+                form.add_action_error(exc)
+            else:
+                messages.success(request, _("培训已安排"))
+                return redirect("people:training", pk=session.pk)
+    return render(
+        request,
+        "people/trainings.html",
+        {
+            "sessions": TrainingSession.objects.annotate(n=Count("attendees"))[:100],
+            "form": form,
+            "can_organise": can_organise,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@role_required(SUPERVISORS)
+def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(TrainingSession, pk=pk)
+    can_organise = effective_role(request.user) in ORGANISER_ROLES
+    form = AttendanceForm(
+        request.POST or None,
+        initial={"attendees": list(session.attendees.values_list("pk", flat=True))},
+    )
+    if request.method == "POST":
+        if not can_organise:
+            raise PermissionDenied(_("只有中心领导、值班长或管理员可以登记培训签到"))
+        if form.is_valid():
+            try:
+                do_record_attendance(
+                    session,
+                    attendees=list(form.cleaned_data["attendees"]),
+                    acting_user=request.user,
+                )
+            except CaseError as exc:
+                form.add_action_error(exc)
+            else:
+                messages.success(request, _("签到已保存"))
+                return redirect("people:training", pk=session.pk)
+    attendees = sorted(session.attendees.all(), key=lambda u: natural_key(str(u), u.username))
+    return render(
+        request,
+        "people/training.html",
+        {
+            "session": session,
+            "attendees": attendees,
+            "qualifications": session.qualifications.select_related("user"),
+            "form": form,
+            "can_organise": can_organise,
+            "held": session.held_on <= timezone.localdate(),
+            "history": audit.history_of(session),
+        },
+        status=422 if form.errors else 200,
     )
 
 
@@ -569,7 +998,7 @@ def public_page(request: HttpRequest) -> HttpResponse:
     stripped public copies, never who reported."""
     now = timezone.now()
     first = timezone.localdate().replace(day=1)
-    start, _ = _day_bounds(first)
+    start, _next = _day_bounds(first)
     closed = Case.objects.filter(status=Status.CLOSED, closed_at__gte=start)
     n_closed = closed.count()
     # 按期结案: handled (reported back) within the case's handling deadline.

@@ -101,7 +101,9 @@ def test_the_communities_page_lists_rules(client, city):
 
 def test_a_showcase_shows_public_copies_and_never_the_reporter(client, city):
     from gridcity.cases.actions import ReportInput, do_report_case
+    from gridcity.cases.errors import InvalidInput
     from gridcity.cases.models import Case, Channel, Status
+    from gridcity.people.actions import do_create_showcase
     from gridcity.people.models import Showcase
     from gridcity.taxonomy.actions import resolve_category
     from gridcity.testing import MID_LAT, WEST, tiny_jpeg
@@ -121,14 +123,20 @@ def test_a_showcase_shows_public_copies_and_never_the_reporter(client, city):
     )
     case = result.case
     before = case.attachments.get()
+    with pytest.raises(InvalidInput, match="已结案"):
+        do_create_showcase(
+            case=case, before=before, after=before, caption="x", acting_user=city.people["admin"]
+        )
     Case.objects.filter(pk=case.pk).update(status=Status.CLOSED, closed_at=timezone.now())
-    Showcase.objects.create(
+    case.refresh_from_db()
+    do_create_showcase(
         case=case,
         before=before,
         after=before,
         caption="菜场垃圾箱及时清运",
-        chosen_by=city.people["admin"],
+        acting_user=city.people["admin"],
     )
+    assert Showcase.objects.get().chosen_by == city.people["admin"]
     html = client.get("/people/public/").content.decode()
     assert "菜场垃圾箱及时清运" in html
     assert before.public_file.url in html and before.file.url not in html
