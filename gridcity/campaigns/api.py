@@ -4,7 +4,7 @@ the action, shape the answer."""
 import base64
 import binascii
 import math
-from datetime import date
+from datetime import date, datetime
 
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
@@ -85,6 +85,83 @@ def post_detection(request, body: DetectionIn):
         case_number=result.case.number if result.case else None,
     )
     return Answer(200 if result.outcome == "ignored" else 201, out)
+
+
+class ReviewItemOut(Schema):
+    id: int
+    source: str
+    device_id: str
+    confidence: float | None
+    category: str | None
+    lon: float | None
+    lat: float | None
+    cell: str | None
+    created_at: datetime
+
+
+@router.get(
+    "/campaigns/detections/review", response=list[ReviewItemOut], summary="待人工研判的识别结果"
+)
+def list_detections_for_review(request):
+    if actions.effective_role(request.user) not in actions.DETECTION_REVIEWERS:
+        raise Forbidden("只有监督指挥中心人员可以研判识别结果")
+    qs = actions.detections_for_review().select_related("category", "cell").order_by("created_at")
+    return [
+        {
+            "id": f.pk,
+            "source": f.source,
+            "device_id": f.device_id,
+            "confidence": f.confidence,
+            "category": f"{f.category.kind}:{f.category.code}" if f.category_id else None,
+            "lon": f.lon,
+            "lat": f.lat,
+            "cell": f.cell.code if f.cell_id else None,
+            "created_at": f.created_at,
+        }
+        for f in qs[:200]
+    ]
+
+
+class AcceptIn(Schema):
+    category: str | None = Field(None, description="更正后的类别；不填沿用识别类别")
+    note: str = Field("", max_length=2000, description="研判意见")
+
+
+class RejectIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=2000, description="驳回理由")
+
+
+class ReviewOut(Schema):
+    id: int
+    outcome: str
+    case_number: str | None = None
+    review_note: str
+
+
+@router.post(
+    "/campaigns/detections/{finding_id}/accept", response=ReviewOut, summary="研判确认并立案"
+)
+def accept_detection(request, finding_id: int, body: AcceptIn):
+    category = None
+    if body.category:
+        category = resolve_category(body.category)
+        if category is None:
+            raise InvalidInput(f"未知类别：{body.category}", field="category")
+    case = actions.do_accept_detection(
+        finding_id, acting_user=request.user, category=category, note=body.note
+    )
+    return {
+        "id": finding_id,
+        "outcome": "case",
+        "case_number": case.number,
+        "review_note": body.note,
+    }
+
+
+@router.post("/campaigns/detections/{finding_id}/reject", response=ReviewOut, summary="研判驳回")
+def reject_detection(request, finding_id: int, body: RejectIn):
+    f = actions.do_reject_detection(finding_id, acting_user=request.user, reason=body.reason)
+    return {"id": f.pk, "outcome": f.outcome, "review_note": f.review_note}
 
 
 class LedgerRowOut(Schema):

@@ -2,14 +2,40 @@ from django.apps import AppConfig
 
 # Case actions after which a case may newly fall inside a campaign (it got a place or is new).
 TAGGING_ACTIONS = {"create", "split", "locate"}
+# Case actions that move the case's ledger rows on: the unit signs for it (整改中), it is closed
+# (待验收 or 已销号), voided (已撤销) or merged into another case (the row follows that case).
+FOLLOWED_ACTIONS = {"sign", "close", "void", "merge"}
 
 
 def follow_case(change) -> None:
-    """Tag new and newly placed cases to the campaigns that cover them."""
+    """Tag new and newly placed cases to the campaigns that cover them; move the ledger rows of
+    a case when the case moves."""
     if change.action in TAGGING_ACTIONS:
         from gridcity.campaigns.actions import tag_case
 
         tag_case(change.case.pk)
+    if change.action in FOLLOWED_ACTIONS:
+        from gridcity.campaigns.actions import follow_case_rows
+
+        follow_case_rows(change.case.pk)
+
+
+def register_evaluation_figures() -> None:
+    """督查扣分 per department, for the evaluation schemes to deduct (evaluation/sources.py)."""
+    from django.urls import reverse
+
+    from gridcity.campaigns.actions import deductions_by_department
+    from gridcity.evaluation.sources import UnitFigureSource, register
+
+    register(
+        UnitFigureSource(
+            "inspection_deductions",
+            "督查扣分",
+            deductions_by_department,
+            # The findings and their deductions are listed with the inspections.
+            detail_url=lambda department, first, last: reverse("campaigns:inspections"),
+        )
+    )
 
 
 class CampaignsConfig(AppConfig):
@@ -21,3 +47,4 @@ class CampaignsConfig(AppConfig):
         from gridcity.cases import hooks
 
         hooks.subscribe(follow_case)
+        register_evaluation_figures()

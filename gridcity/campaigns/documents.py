@@ -1,9 +1,16 @@
 """The rectification notice (整改通知书) as a PDF, with reportlab's built-in CID font so no font
-file has to be shipped."""
+file has to be shipped, and as a Word document (.docx, python-docx) that a city can edit and
+print on its letterhead. Both are drawn from the same content."""
 
 import io
+from dataclasses import dataclass
 
 from django.utils import timezone
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -16,6 +23,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from gridcity.campaigns.models import RectificationNotice
 
 FONT = "STSong-Light"
+# Word picks the East Asian font by name; 宋体 is on every Chinese Windows and WPS install.
+DOCX_FONT = "宋体"
+ISSUER = "城市运行管理服务中心（督查）"
+HEADERS = ("序号", "问题描述", "位置", "台账编号", "扣分")
 
 
 def _font() -> str:
@@ -28,51 +39,80 @@ def _esc(text: str) -> str:
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def notice_pdf(notice: RectificationNotice) -> bytes:
+@dataclass
+class NoticeContent:
+    number: str
+    addressee: str
+    intro: str
+    rows: list[tuple[str, ...]]
+    deadline: str
+    demand: str
+    reinspection: str
+    issued: str
+    signer: str
+
+
+def notice_content(notice: RectificationNotice) -> NoticeContent:
+    """The words of the notice, shared by the PDF and the Word document."""
     from gridcity.campaigns.actions import notice_rows
 
+    insp = notice.inspection
+    plan = insp.plan
+    ledger = {r.pk: r for r in notice_rows(notice)}
+    findings = insp.findings.filter(department=notice.department).select_related("cell", "case")
+    rows = []
+    for i, f in enumerate(findings, start=1):
+        row = ledger.get(f.ledger_row_id)
+        where = f.cell.name if f.cell else ""
+        if f.lon is not None:
+            where += f" {f.lon:.5f},{f.lat:.5f}"
+        number = row.number if row else (f.case.number if f.case_id else "")
+        rows.append((str(i), f.description, where.strip(), number, f"{f.deduction.normalize():f}"))
+    if notice.reinspection:
+        re = notice.reinspection
+        reinspection = f"{re.scheduled_for:%Y年%m月%d日}（复查编号 {re.number}）。"
+    else:
+        reinspection = "另行通知。"
+    return NoticeContent(
+        number=notice.number,
+        addressee=f"{notice.department.name}：",
+        intro=(
+            f"{insp.scheduled_for:%Y年%m月%d日}，按照“{plan.name}”"
+            f"（{plan.get_method_display()}、{plan.get_openness_display()}、"
+            f"{plan.get_scope_display()}）安排，对{plan.area.name}开展督查检查"
+            f"（检查编号 {insp.number}），发现你单位责任范围内存在以下问题："
+        ),
+        rows=rows,
+        deadline=f"{notice.deadline:%Y年%m月%d日}",
+        demand=(
+            "前整改完毕，在整改台账中上传整改前后照片并提交验收。"
+            "逾期未整改的，将予以督办并在综合评价中扣分。"
+        ),
+        reinspection="复查安排：" + reinspection,
+        issued=f"{timezone.localtime(notice.issued_at):%Y年%m月%d日}",
+        signer=f"签发：{notice.issued_by}",
+    )
+
+
+def notice_pdf(notice: RectificationNotice) -> bytes:
+    c = notice_content(notice)
     font = _font()
     base = ParagraphStyle("base", fontName=font, fontSize=11, leading=18)
     title = ParagraphStyle("title", parent=base, fontSize=20, leading=28, alignment=TA_CENTER)
     center = ParagraphStyle("center", parent=base, alignment=TA_CENTER)
     right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
     cell = ParagraphStyle("cell", parent=base, fontSize=9.5, leading=13)
-
-    insp = notice.inspection
-    plan = insp.plan
-    issued = timezone.localtime(notice.issued_at)
     story = [
         Paragraph("整改通知书", title),
         Spacer(1, 2 * mm),
-        Paragraph(_esc(notice.number), center),
+        Paragraph(_esc(c.number), center),
         Spacer(1, 6 * mm),
-        Paragraph(f"{_esc(notice.department.name)}：", base),
-        Paragraph(
-            f"　　{insp.scheduled_for:%Y年%m月%d日}，按照“{_esc(plan.name)}”"
-            f"（{plan.get_method_display()}、{plan.get_openness_display()}、"
-            f"{plan.get_scope_display()}）安排，对{_esc(plan.area.name)}开展督查检查"
-            f"（检查编号 {insp.number}），发现你单位责任范围内存在以下问题：",
-            base,
-        ),
+        Paragraph(_esc(c.addressee), base),
+        Paragraph("　　" + _esc(c.intro), base),
         Spacer(1, 3 * mm),
     ]
-    data = [[Paragraph(h, cell) for h in ("序号", "问题描述", "位置", "台账编号", "扣分")]]
-    rows = {r.pk: r for r in notice_rows(notice)}
-    findings = insp.findings.filter(department=notice.department).select_related("cell")
-    for i, f in enumerate(findings, start=1):
-        row = rows.get(f.ledger_row_id)
-        where = f.cell.name if f.cell else ""
-        if f.lon is not None:
-            where += f" {f.lon:.5f},{f.lat:.5f}"
-        data.append(
-            [
-                Paragraph(str(i), cell),
-                Paragraph(_esc(f.description), cell),
-                Paragraph(_esc(where), cell),
-                Paragraph(row.number if row else (f.case.number if f.case_id else ""), cell),
-                Paragraph(f"{f.deduction.normalize():f}", cell),
-            ]
-        )
+    data = [[Paragraph(h, cell) for h in HEADERS]]
+    data += [[Paragraph(_esc(v), cell) for v in row] for row in c.rows]
     table = Table(data, colWidths=[12 * mm, 70 * mm, 45 * mm, 35 * mm, 14 * mm], repeatRows=1)
     table.setStyle(
         TableStyle(
@@ -86,25 +126,12 @@ def notice_pdf(notice: RectificationNotice) -> bytes:
     story += [
         table,
         Spacer(1, 5 * mm),
-        Paragraph(
-            f"　　请你单位于 <b>{notice.deadline:%Y年%m月%d日}</b> 前整改完毕，在整改台账中上传整改前后"
-            "照片并提交验收。逾期未整改的，将予以督办并在综合评价中扣分。",
-            base,
-        ),
-        Paragraph(
-            "　　复查安排："
-            + (
-                f"{notice.reinspection.scheduled_for:%Y年%m月%d日}（复查编号 "
-                f"{notice.reinspection.number}）。"
-                if notice.reinspection
-                else "另行通知。"
-            ),
-            base,
-        ),
+        Paragraph(f"　　请你单位于 <b>{c.deadline}</b> {_esc(c.demand)}", base),
+        Paragraph("　　" + _esc(c.reinspection), base),
         Spacer(1, 14 * mm),
-        Paragraph("城市运行管理服务中心（督查）", right),
-        Paragraph(f"{issued:%Y年%m月%d日}", right),
-        Paragraph(f"签发：{_esc(str(notice.issued_by))}", right),
+        Paragraph(ISSUER, right),
+        Paragraph(c.issued, right),
+        Paragraph(_esc(c.signer), right),
     ]
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -117,4 +144,61 @@ def notice_pdf(notice: RectificationNotice) -> bytes:
         title=f"整改通知书 {notice.number}",
     )
     doc.build(story)
+    return buf.getvalue()
+
+
+def _east_asian(run, size: float | None = None, bold: bool = False) -> None:
+    run.font.name = DOCX_FONT
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), DOCX_FONT)
+    if size:
+        run.font.size = Pt(size)
+    run.bold = bold or None
+
+
+def _para(doc, text: str = "", *, size: float = 12, align=None, bold: bool = False, indent=True):
+    p = doc.add_paragraph()
+    if align is not None:
+        p.alignment = align
+    if indent:
+        p.paragraph_format.first_line_indent = Pt(size * 2)
+    if text:
+        _east_asian(p.add_run(text), size, bold)
+    return p
+
+
+def notice_docx(notice: RectificationNotice) -> bytes:
+    """The same notice as a Word document: A4, 宋体, the findings as a real table."""
+    c = notice_content(notice)
+    doc = Document()
+    section = doc.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)
+    section.left_margin = section.right_margin = Cm(2.2)
+    section.top_margin = section.bottom_margin = Cm(2.5)
+    doc.core_properties.title = f"整改通知书 {c.number}"
+    _para(doc, "整改通知书", size=22, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, indent=False)
+    _para(doc, c.number, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    _para(doc, c.addressee, indent=False)
+    _para(doc, c.intro)
+    table = doc.add_table(rows=1, cols=len(HEADERS))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    widths = [Cm(1.2), Cm(7.5), Cm(4.2), Cm(3.4), Cm(1.3)]
+    for cell, text, width in zip(table.rows[0].cells, HEADERS, widths, strict=True):
+        cell.width = width
+        _east_asian(cell.paragraphs[0].add_run(text), 10.5, bold=True)
+    for values in c.rows:
+        cells = table.add_row().cells
+        for cell, text, width in zip(cells, values, widths, strict=True):
+            cell.width = width
+            _east_asian(cell.paragraphs[0].add_run(text), 10.5)
+    p = _para(doc, "")
+    _east_asian(p.add_run("请你单位于 "), 12)
+    _east_asian(p.add_run(c.deadline), 12, bold=True)
+    _east_asian(p.add_run(" " + c.demand), 12)
+    _para(doc, c.reinspection)
+    doc.add_paragraph()
+    for line in (ISSUER, c.issued, c.signer):
+        _para(doc, line, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    buf = io.BytesIO()
+    doc.save(buf)
     return buf.getvalue()

@@ -4,7 +4,8 @@ pages' buttons and the tests all read this table. Pure: no database access here.
 from dataclasses import dataclass, field
 
 from gridcity.accounts.models import Role
-from gridcity.campaigns.models import LedgerStatus
+from gridcity.campaigns.models import ClosedCasePolicy, LedgerStatus
+from gridcity.cases.models import Status as CaseStatus
 
 S = LedgerStatus
 R = Role
@@ -94,3 +95,56 @@ def transitions_from(status: LedgerStatus | str) -> list[LedgerTransition]:
 
 def allowed_actions(status: LedgerStatus | str, role: Role | str) -> list[LedgerTransition]:
     return [t for t in transitions_from(status) if role in t.roles]
+
+
+# How a row made from a case follows the case. While the case is open the unit works it in the
+# case loop, so the row mirrors the case: waiting (未整改) until the unit has signed for it,
+# then 整改中. A closed case has been handled and checked on site: its row is rectified and
+# waits for the centre's sign-off, or is signed off outright if the campaign says so.
+CASE_AT_UNIT = frozenset(
+    {
+        CaseStatus.HANDLING,
+        CaseStatus.EXTENSION_REQUESTED,
+        CaseStatus.HOLD_REQUESTED,
+        CaseStatus.ON_HOLD,
+        CaseStatus.HANDLED,
+        CaseStatus.CHECKED,
+    }
+)
+# The automatic moves, in the order a row goes through them; a row never moves back.
+FOLLOW_RANK = {
+    S.PENDING: 0,
+    S.RECTIFYING: 1,
+    S.OVERDUE: 1,
+    S.AWAITING: 2,
+    S.SIGNED_OFF: 3,
+    S.CANCELLED: 3,
+}
+# The ledger events of the moves the case loop causes (see actions.follow_case_rows).
+FOLLOW_EVENTS = {
+    "case_signed": "单位签收案件",
+    "case_closed": "案件结案",
+    "case_voided": "案件作废",
+    "case_merged": "案件合并",
+}
+
+
+def row_status_for_case(case_status: str, closed_cases: str) -> LedgerStatus | None:
+    """Where a row made from a case in `case_status` stands. None: the case gets no row (it was
+    voided or merged, or it is closed and the campaign leaves closed cases out)."""
+    if case_status == CaseStatus.CLOSED:
+        return {
+            ClosedCasePolicy.AWAIT: S.AWAITING,
+            ClosedCasePolicy.SIGN_OFF: S.SIGNED_OFF,
+        }.get(closed_cases)
+    if case_status in (CaseStatus.VOIDED, CaseStatus.MERGED):
+        return None
+    if case_status in CASE_AT_UNIT:
+        return S.RECTIFYING
+    return S.PENDING
+
+
+def closed_case_target(closed_cases: str) -> LedgerStatus:
+    """Where an open row goes when its case closes: a row made while the case was open is in
+    the ledger already, so only "sign off outright" changes the destination."""
+    return S.SIGNED_OFF if closed_cases == ClosedCasePolicy.SIGN_OFF else S.AWAITING

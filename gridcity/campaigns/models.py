@@ -5,6 +5,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class ClosedCasePolicy(models.TextChoices):
+    """What a campaign does with a case that is already closed when it is tagged. A row made
+    while its case was open always follows the case: its closing sends the row on to
+    sign-off."""
+
+    AWAIT = "await", _("入台账，待验收销号")
+    SIGN_OFF = "sign_off", _("入台账并直接销号")
+    EXCLUDE = "exclude", _("不入台账（仅计入纳入案件）")
+
+
 class Campaign(models.Model):
     name = models.CharField(_("整治主题"), max_length=100)
     starts_on = models.DateField(_("开始日期"))
@@ -35,12 +45,21 @@ class Campaign(models.Model):
     goals = models.TextField(_("整治目标"), blank=True)
     # Tagged cases also become ledger rows (the usual practice: every problem gets a row).
     ledger_from_cases = models.BooleanField(_("案件自动入台账"), default=True)
+    closed_cases = models.CharField(
+        _("已结案案件"),
+        max_length=16,
+        choices=ClosedCasePolicy.choices,
+        default=ClosedCasePolicy.AWAIT,
+        help_text=_("纳入时已结案的案件如何进入台账；整治期间结案的案件，其台账自动转为待验收。"),
+    )
     default_days = models.PositiveSmallIntegerField(_("默认整改天数"), default=7)
     rebound_days = models.PositiveSmallIntegerField(_("反弹观察期（天）"), default=30)
     created_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("创建时间"))
+    # An archived campaign leaves the list of current work; its rows and warnings stay.
+    archived_at = models.DateTimeField(_("归档时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("专项整治")
@@ -73,9 +92,13 @@ class LedgerStatus(models.TextChoices):
     AWAITING = "awaiting", _("待验收")
     SIGNED_OFF = "signed_off", _("已销号")
     OVERDUE = "overdue", _("逾期")
+    # The row's case was voided, or merged into a case that already has a row: there is
+    # nothing left to rectify. Not counted in the sign-off rate.
+    CANCELLED = "cancelled", _("已撤销")
 
 
-LEDGER_OPEN = frozenset(set(LedgerStatus) - {LedgerStatus.SIGNED_OFF})
+LEDGER_DONE = frozenset({LedgerStatus.SIGNED_OFF, LedgerStatus.CANCELLED})
+LEDGER_OPEN = frozenset(set(LedgerStatus) - LEDGER_DONE)
 # Statuses whose deadline the sweep watches: the unit still has to act.
 LEDGER_CHASED = frozenset({LedgerStatus.PENDING, LedgerStatus.RECTIFYING})
 
@@ -425,6 +448,7 @@ class FindingOutcome(models.TextChoices):
     LEDGER = "ledger", _("入整改台账")
     CASE = "case", _("转案件")
     REVIEW = "review", _("待人工研判")
+    REJECTED = "rejected", _("研判驳回")
 
 
 class Finding(models.Model):
@@ -466,6 +490,17 @@ class Finding(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(db_index=True)
+    # A detection held for review: who decided, when, and why it was rejected or accepted.
+    reviewed_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("研判人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("研判时间"), null=True, blank=True)
+    review_note = models.TextField(_("研判意见"), blank=True)
 
     class Meta:
         verbose_name = _("检查发现")

@@ -8,7 +8,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from gridcity.campaigns.models import Campaign, LedgerStatus
-from gridcity.cases.models import OPEN
+from gridcity.cases.models import OPEN, Status
 
 
 def campaign_progress(campaign: Campaign, today: date | None = None) -> dict:
@@ -16,9 +16,13 @@ def campaign_progress(campaign: Campaign, today: date | None = None) -> dict:
     statuses = list(campaign.tags.values_list("case__status", flat=True))
     open_cases = sum(1 for s in statuses if s in OPEN)
     by_status = Counter(campaign.ledger_rows.values_list("status", flat=True))
+    # Cancelled rows (their case was voided or merged away) left nothing to rectify: they are
+    # listed, but count neither as problems nor towards the sign-off rate.
+    cancelled = by_status.pop(LedgerStatus.CANCELLED, 0)
     ledger = [
         {"status": s.value, "label": s.label, "count": by_status.get(s.value, 0)}
         for s in LedgerStatus
+        if s != LedgerStatus.CANCELLED
     ]
     total_rows = sum(by_status.values())
     signed = by_status.get(LedgerStatus.SIGNED_OFF, 0)
@@ -38,12 +42,13 @@ def campaign_progress(campaign: Campaign, today: date | None = None) -> dict:
         "days_total": days_total,
         "cases": len(statuses),
         "cases_open": open_cases,
-        "cases_closed": len(statuses) - open_cases,
+        "cases_closed": sum(1 for s in statuses if s == Status.CLOSED),
         "ledger": ledger,
         "ledger_total": total_rows,
         "signed_off": signed,
         "signed_off_rate": round(100 * signed / total_rows, 1) if total_rows else None,
         "overdue": by_status.get(LedgerStatus.OVERDUE, 0),
+        "cancelled": cancelled,
         "supervisions": sum(
             1 for _ in campaign.ledger_rows.filter(supervisions__isnull=False).distinct()
         ),

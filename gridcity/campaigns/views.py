@@ -1,8 +1,8 @@
 """Pages: the campaign list and board (progress + map), the ledger with filters, bulk actions,
-import and export, a ledger row, inspections, the on-site inspection page for phones, and the
-notice PDF. Thin: every write calls an action."""
+import and export, and a ledger row (inspections are in inspection_views). Thin: every write
+calls an action."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from django import forms
 from django.contrib import messages
@@ -13,34 +13,32 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from gridcity.accounts import audit
 from gridcity.accounts.models import Department, Role
 from gridcity.campaigns import actions
-from gridcity.campaigns.documents import notice_pdf
 from gridcity.campaigns.ledger_io import do_import_ledger, export_ledger_xlsx
-from gridcity.campaigns.ledger_workflow import BY_ACTION, CENTRE
+from gridcity.campaigns.ledger_workflow import BY_ACTION, CENTRE, FOLLOW_EVENTS
 from gridcity.campaigns.models import (
     Campaign,
+    ClosedCasePolicy,
     EvidencePhoto,
-    FindingOutcome,
-    Inspection,
-    InspectionPlan,
-    InspectionStatus,
     LedgerStatus,
     LedgerSupervision,
-    RectificationNotice,
 )
 from gridcity.campaigns.progress import campaign_progress, daily_series, weekly_series
 from gridcity.cases.errors import CaseError
 from gridcity.grids.models import Area, AreaLevel
-from gridcity.taxonomy.actions import resolve_category
+from gridcity.taxonomy.models import Category
 
 EVENT_LABELS = {
     "create": "录入",
     "attach": "补充照片",
     "supervise": "逾期督办",
     "mark_overdue": "逾期",
+    **FOLLOW_EVENTS,
 }
 STAFF = CENTRE | {Role.INTAKE, Role.INSPECTOR, Role.HANDLER, Role.DEPT_LEAD}
 
@@ -80,11 +78,12 @@ def _float(value: str | None) -> float | None:
 @login_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
     _staff_only(request)
-    campaigns = Campaign.objects.select_related("lead_department").prefetch_related("categories")
+    archived = request.GET.get("archived") == "1"
+    campaigns = Campaign.objects.filter(archived_at__isnull=not archived)
+    campaigns = campaigns.select_related("lead_department").prefetch_related("categories")
     items = [(c, campaign_progress(c)) for c in campaigns]
-    return render(
-        request, "campaigns/list.html", {"items": items, "may_manage": _role(request) in CENTRE}
-    )
+    ctx = {"items": items, "may_manage": _role(request) in CENTRE, "archived": archived}
+    return render(request, "campaigns/list.html", ctx)
 
 
 def _map_geojson(campaign: Campaign) -> dict:
@@ -98,9 +97,8 @@ def _map_geojson(campaign: Campaign) -> dict:
                     "properties": {"kind": "area", "name": area.name},
                 }
             )
-    rows = campaign.ledger_rows.filter(lon__isnull=False).only(
-        "pk", "number", "lon", "lat", "status", "description"
-    )
+    rows = campaign.ledger_rows.filter(lon__isnull=False).exclude(status=LedgerStatus.CANCELLED)
+    rows = rows.only("pk", "number", "lon", "lat", "status", "description")
     for row in rows[:2000]:
         features.append(
             {
@@ -131,9 +129,15 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     _staff_only(request)
     campaign = get_object_or_404(Campaign.objects.select_related("lead_department"), pk=pk)
     progress = campaign_progress(campaign)
+    today = timezone.localdate()
+    manage = _role(request) in CENTRE and campaign.archived_at is None
     ctx = {
         "campaign": campaign,
         "p": progress,
+        "may_edit": manage,
+        "may_end": manage and campaign.starts_on <= today < campaign.ends_on,
+        "may_archive": manage and campaign.ends_on < today,
+        "history": _history(campaign) if _role(request) in CENTRE else [],
         "daily": daily_series(campaign)[-14:],
         "weekly": weekly_series(campaign),
         "geojson": _map_geojson(campaign),
@@ -147,6 +151,18 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
         "ledger_url": reverse("campaigns:ledger", args=[campaign.pk]),
     }
     return render(request, "campaigns/board.html", ctx)
+
+
+def _history(campaign: Campaign) -> list:
+    """The campaign's 操作记录, each change of an edit spelled out (field: before → after)."""
+    entries = list(audit.history_of(campaign)[:50])
+    for e in entries:
+        changes = e.data.get("changes") or {}
+        e.lines = [
+            (Campaign._meta.get_field(k).verbose_name, before, after)
+            for k, (before, after) in changes.items()
+        ]
+    return entries
 
 
 def _ledger_qs(request, campaign: Campaign | None):
@@ -306,159 +322,144 @@ def photo(request: HttpRequest, pk: int) -> FileResponse:
     return resp
 
 
-@login_required
-def inspections(request: HttpRequest) -> HttpResponse:
-    _staff_only(request)
-    role = _role(request)
-    qs = Inspection.objects.select_related("plan", "inspector", "reinspection_of")
-    if role not in CENTRE:
-        qs = qs.filter(inspector=request.user)
-    ctx = {
-        "plans": InspectionPlan.objects.select_related("owner", "area", "campaign")
-        if role in CENTRE
-        else [],
-        "todo": qs.filter(status=InspectionStatus.SCHEDULED).order_by("scheduled_for")[:50],
-        "done": qs.filter(status=InspectionStatus.DONE).order_by("-finished_at")[:20],
-        "notices": RectificationNotice.objects.select_related("department", "reinspection")[:30]
-        if role in CENTRE
-        else [],
-    }
-    return render(request, "campaigns/inspections.html", ctx)
-
-
-@login_required
-def onsite(request: HttpRequest, pk: int) -> HttpResponse:
-    """The phone page: the sampled cells and checklist, record findings, finish."""
-    insp = get_object_or_404(
-        Inspection.objects.select_related("plan", "plan__campaign", "plan__area"), pk=pk
-    )
-    centre = _role(request) in CENTRE
-    if insp.inspector_id != request.user.pk and not centre:
-        raise PermissionDenied("这不是您的检查任务")
-    notice_here = RectificationNotice.objects.filter(reinspection=insp).first()
-    if request.method == "POST":
-        op = request.POST.get("op")
-        try:
-            if op == "finding":
-                category = resolve_category(request.POST.get("category", ""))
-                item_id = request.POST.get("checklist_item", "")
-                dept_id = request.POST.get("department", "")
-                actions.do_record_finding(
-                    insp,
-                    acting_user=request.user,
-                    description=request.POST.get("description", ""),
-                    lon=_float(request.POST.get("lon")),
-                    lat=_float(request.POST.get("lat")),
-                    category=category,
-                    department=Department.objects.filter(pk=dept_id).first()
-                    if dept_id.isdigit()
-                    else None,
-                    checklist_item=insp.plan.items.filter(pk=item_id).first()
-                    if item_id.isdigit()
-                    else None,
-                    outcome=request.POST.get("outcome", FindingOutcome.LEDGER),
-                    measures=request.POST.get("measures", ""),
-                    photos=_photos(request),
-                )
-                messages.success(request, "已记录发现")
-            elif op == "finish":
-                passed = {"yes": True, "no": False}.get(request.POST.get("passed", ""))
-                actions.do_finish_inspection(
-                    insp, acting_user=request.user, passed=passed, note=request.POST.get("note", "")
-                )
-                messages.success(request, "检查已完成")
-            elif op == "notice":
-                dept = get_object_or_404(Department, pk=request.POST.get("department") or 0)
-                notice = actions.do_issue_notice(
-                    insp,
-                    acting_user=request.user,
-                    department=dept,
-                    deadline=_date(request.POST.get("deadline"))
-                    or timezone.localdate() + timedelta(days=7),
-                )
-                messages.success(request, f"已下发整改通知书 {notice.number}")
-        except CaseError as exc:
-            messages.error(request, exc.message)
-        return redirect("campaigns:onsite", pk=insp.pk)
-    campaign = insp.plan.campaign
-    ctx = {
-        "insp": insp,
-        "plan": insp.plan,
-        "cells": insp.cells.all(),
-        "items": insp.plan.items.all(),
-        "categories": campaign.categories.all() if campaign else [],
-        "departments": Department.objects.filter(is_active=True),
-        "findings": insp.findings.select_related("department", "ledger_row", "case", "cell"),
-        "notices": insp.notices.select_related("department"),
-        "notice_here": notice_here,
-        "centre": centre,
-        "outcomes": [(FindingOutcome.LEDGER, "入整改台账"), (FindingOutcome.CASE, "转案件")],
-    }
-    return render(request, "campaigns/onsite.html", ctx)
-
-
-@login_required
-def notice_document(request: HttpRequest, pk: int) -> HttpResponse:
-    notice = get_object_or_404(
-        RectificationNotice.objects.select_related(
-            "inspection__plan__area", "department", "issued_by", "reinspection"
-        ),
-        pk=pk,
-    )
-    role = _role(request)
-    own_unit = role in (Role.HANDLER, Role.DEPT_LEAD) and request.user.department_id == (
-        notice.department_id
-    )
-    if role not in CENTRE and not own_unit and notice.inspection.inspector_id != request.user.pk:
-        raise PermissionDenied("无权查看该通知书")
-    resp = HttpResponse(notice_pdf(notice), content_type="application/pdf")
-    resp["Content-Disposition"] = f"inline; filename*=UTF-8''notice-{notice.pk}.pdf"
-    return resp
+ISO_DATE = {"type": "date"}
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(label="整治主题", max_length=100)
-    starts_on = forms.DateField(label="开始日期", widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(label="结束日期", widget=forms.DateInput(attrs={"type": "date"}))
-    categories = forms.CharField(
-        label="整治类别", help_text="类别代码，逗号分隔，如 06042, 09012", max_length=200
+    """Launch or edit a campaign. Categories and areas are picked by name: categories grouped
+    by the taxonomy's classes, areas as streets with their communities."""
+
+    name = forms.CharField(label=_("整治主题"), max_length=100)
+    # A date input takes ISO dates only, whatever the locale's format.
+    starts_on = forms.DateField(
+        label=_("开始日期"), widget=forms.DateInput(attrs=ISO_DATE, format="%Y-%m-%d")
+    )
+    ends_on = forms.DateField(
+        label=_("结束日期"), widget=forms.DateInput(attrs=ISO_DATE, format="%Y-%m-%d")
+    )
+    categories = forms.ModelMultipleChoiceField(
+        label=_("整治类别"),
+        queryset=Category.objects.filter(is_active=True),
+        error_messages={
+            "required": _("请至少选择一个整治类别"),
+            "invalid_choice": _("所选类别不存在：%(value)s"),
+            "invalid_pk_value": _("所选类别不存在：%(pk)s"),
+        },
     )
     areas = forms.ModelMultipleChoiceField(
-        label="整治区域",
-        queryset=Area.objects.filter(level__lt=AreaLevel.CELL, is_active=True).only(
-            "pk", "name", "code", "level"
-        ),
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        label=_("整治区域"),
+        queryset=Area.objects.filter(level__lt=AreaLevel.CELL, is_active=True),
+        help_text=_("选街道即包含其下全部社区和网格。"),
+        error_messages={
+            "required": _("请至少选择一个整治区域"),
+            "invalid_choice": _("所选区域不存在：%(value)s"),
+            "invalid_pk_value": _("所选区域不存在：%(pk)s"),
+        },
     )
     lead_department = forms.ModelChoiceField(
-        label="牵头部门", queryset=Department.objects.filter(is_active=True), required=False
+        label=_("牵头部门"),
+        queryset=Department.objects.filter(is_active=True),
+        required=False,
+        error_messages={"invalid_choice": _("所选部门不存在")},
     )
     member_departments = forms.ModelMultipleChoiceField(
-        label="配合部门",
+        label=_("配合部门"),
         queryset=Department.objects.filter(is_active=True),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 5}),
+        error_messages={"invalid_choice": _("所选部门不存在：%(value)s")},
     )
     goals = forms.CharField(
-        label="整治目标", widget=forms.Textarea(attrs={"rows": 3}), required=False
+        label=_("整治目标"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-    default_days = forms.IntegerField(label="默认整改天数", min_value=1, max_value=365, initial=7)
+    ledger_from_cases = forms.BooleanField(
+        label=_("纳入的案件自动生成整改台账"), required=False, initial=True
+    )
+    closed_cases = forms.ChoiceField(
+        label=_("纳入时已结案的案件"),
+        choices=ClosedCasePolicy.choices,
+        initial=ClosedCasePolicy.AWAIT,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("整治期间结案的案件，其台账自动转为待验收（选“直接销号”则自动销号）。"),
+    )
+    default_days = forms.IntegerField(
+        label=_("默认整改天数"), min_value=1, max_value=365, initial=7
+    )
     rebound_days = forms.IntegerField(
-        label="反弹观察期（天）", min_value=0, max_value=365, initial=30
+        label=_("反弹观察期（天）"), min_value=0, max_value=365, initial=30
     )
 
-    def clean_categories(self):
-        cats = []
-        for code in self.cleaned_data["categories"].replace("，", ",").split(","):
-            if not code.strip():
-                continue
-            cat = resolve_category(code.strip())
-            if cat is None:
-                raise forms.ValidationError(f"未知类别：{code.strip()}")
-            cats.append(cat)
-        if not cats:
-            raise forms.ValidationError("请至少填写一个类别")
-        return cats
+    PICKERS = ("categories", "areas")
+
+    def clean(self):
+        d = super().clean()
+        if d.get("starts_on") and d.get("ends_on") and d["ends_on"] < d["starts_on"]:
+            self.add_error("ends_on", _("结束日期不能早于开始日期"))
+        d["closed_cases"] = d.get("closed_cases") or ClosedCasePolicy.AWAIT
+        return d
+
+    def _picked(self, name: str) -> set[str]:
+        value = self[name].value() or []
+        return {str(getattr(v, "pk", v)) for v in value}
+
+    def category_groups(self) -> list[dict]:
+        """[{label, items: [{pk, code, name, checked}], picked}] by kind and major class."""
+        picked = self._picked("categories")
+        groups: dict[tuple, dict] = {}
+        cats = Category.objects.filter(is_active=True).order_by("-kind", "major_code", "code")
+        for c in cats.only("pk", "kind", "code", "name", "major_code", "major_name"):
+            key = (c.kind, c.major_code)
+            g = groups.setdefault(
+                key,
+                {
+                    "label": f"{c.get_kind_display()} · {c.major_code} {c.major_name}",
+                    "items": [],
+                    "picked": 0,
+                },
+            )
+            checked = str(c.pk) in picked
+            g["items"].append({"pk": c.pk, "code": c.code, "name": c.name, "checked": checked})
+            g["picked"] += checked
+        return list(groups.values())
+
+    def area_groups(self) -> list[dict]:
+        """[{street, checked, communities: [{pk, name, checked}], picked}] under the district."""
+        picked = self._picked("areas")
+        areas = Area.objects.filter(level__lt=AreaLevel.CELL, is_active=True).order_by("code")
+        streets: dict[int, dict] = {}
+        others = []
+        for a in areas.only("pk", "name", "code", "level", "parent_id"):
+            item = {"pk": a.pk, "name": a.name, "checked": str(a.pk) in picked}
+            if a.level == AreaLevel.STREET:
+                streets[a.pk] = {**item, "communities": [], "picked": item["checked"]}
+            elif a.level == AreaLevel.COMMUNITY and a.parent_id in streets:
+                streets[a.parent_id]["communities"].append(item)
+                streets[a.parent_id]["picked"] += item["checked"]
+            else:
+                others.append(item)  # the district itself (the whole city)
+        return [{"district": o} for o in others] + list(streets.values())
+
+
+def _campaign_initial(campaign: Campaign) -> dict:
+    return {
+        "name": campaign.name,
+        "starts_on": campaign.starts_on,
+        "ends_on": campaign.ends_on,
+        "categories": list(campaign.categories.values_list("pk", flat=True)),
+        "areas": list(campaign.areas.values_list("pk", flat=True)),
+        "lead_department": campaign.lead_department_id,
+        "member_departments": list(campaign.member_departments.values_list("pk", flat=True)),
+        "goals": campaign.goals,
+        "ledger_from_cases": campaign.ledger_from_cases,
+        "closed_cases": campaign.closed_cases,
+        "default_days": campaign.default_days,
+        "rebound_days": campaign.rebound_days,
+    }
+
+
+def _form_error(form: forms.Form, exc: CaseError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 @login_required
@@ -466,14 +467,69 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     _centre_only(request)
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
         try:
-            campaign = actions.do_create_campaign(acting_user=request.user, **d)
+            campaign = actions.do_create_campaign(acting_user=request.user, **form.cleaned_data)
         except CaseError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            _form_error(form, exc)
         else:
+            n = campaign.tags.count()
             messages.success(
-                request, f"已发起“{campaign.name}”，已纳入 {campaign.tags.count()} 件案件"
+                request,
+                _("已发起“%(name)s”，已纳入 %(n)s 件案件") % {"name": campaign.name, "n": n},
             )
             return redirect("campaigns:board", pk=campaign.pk)
-    return render(request, "campaigns/create.html", {"form": form})
+    return render(request, "campaigns/create.html", {"form": form, "campaign": None})
+
+
+@login_required
+def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    _centre_only(request)
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if campaign.archived_at is not None:
+        messages.error(request, _("已归档的专项整治不能修改"))
+        return redirect("campaigns:board", pk=pk)
+    form = CampaignForm(request.POST or None, initial=_campaign_initial(campaign))
+    if request.method == "POST" and form.is_valid():
+        try:
+            _c, changes = actions.do_update_campaign(
+                campaign, acting_user=request.user, **form.cleaned_data
+            )
+        except CaseError as exc:
+            _form_error(form, exc)
+        else:
+            if changes:
+                messages.success(request, _("已保存修改"))
+            else:
+                messages.info(request, _("没有修改"))
+            return redirect("campaigns:board", pk=pk)
+    return render(request, "campaigns/create.html", {"form": form, "campaign": campaign})
+
+
+@login_required
+@require_POST
+def campaign_end(request: HttpRequest, pk: int) -> HttpResponse:
+    _centre_only(request)
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        actions.do_end_campaign(
+            campaign, acting_user=request.user, note=request.POST.get("note", "")
+        )
+    except CaseError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("整治已结束，开始反弹观察"))
+    return redirect("campaigns:board", pk=pk)
+
+
+@login_required
+@require_POST
+def campaign_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    _centre_only(request)
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        actions.do_archive_campaign(campaign, acting_user=request.user)
+    except CaseError as exc:
+        messages.error(request, exc.message)
+        return redirect("campaigns:board", pk=pk)
+    messages.success(request, _("已归档“%(name)s”") % {"name": campaign.name})
+    return redirect("campaigns:list")

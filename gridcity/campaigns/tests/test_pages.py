@@ -2,14 +2,14 @@
 notice PDF — each with who may and may not use it."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
 from gridcity.campaigns.actions import do_create_plan, do_schedule_inspection
 from gridcity.campaigns.models import Finding, LedgerRow, LedgerStatus, RectificationNotice
-from gridcity.campaigns.tests.helpers import WEST_A, WEST_B, at, bin_campaign, report
+from gridcity.campaigns.tests.helpers import WEST_A, WEST_B, at, bin_campaign, bins, report
 from gridcity.testing import build_city, tiny_jpeg
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,8 @@ def test_on_site_a_finding_is_recorded_and_a_notice_issued(client, city, campaig
         on=date.today(),
     )
     url = f"/campaigns/inspections/{insp.pk}/onsite/"
-    assert as_(client, city, "inspector2").get(url).status_code == 403
+    # Another inspector's task is not hers to see.
+    assert as_(client, city, "inspector2").get(url).status_code == 404
     c = as_(client, city, "inspector")
     assert "抽中网格（5）" in c.get(url).content.decode()
     photo = io.BytesIO(tiny_jpeg())
@@ -140,13 +141,14 @@ def test_on_site_a_finding_is_recorded_and_a_notice_issued(client, city, campaig
     f = Finding.objects.get()
     assert f.ledger_row.campaign == campaign and f.photos.count() == 1
     c = as_(client, city, "leader")
-    c.post(url, {"op": "notice", "department": city.departments["HJWS"].pk})
+    deadline = (date.today() + timedelta(days=7)).isoformat()
+    c.post(url, {"op": "notice", "department": city.departments["HJWS"].pk, "deadline": deadline})
     notice = RectificationNotice.objects.get()
     r = c.get(f"/campaigns/notices/{notice.pk}.pdf")
     assert r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
     assert (
         as_(client, city, "enforcement").get(f"/campaigns/notices/{notice.pk}.pdf").status_code
-        == 403
+        == 404
     )
     assert (
         as_(client, city, "sanitation").get(f"/campaigns/notices/{notice.pk}.pdf").status_code
@@ -160,15 +162,16 @@ def test_the_centre_starts_a_campaign_from_the_page_and_old_cases_are_tagged(cli
         "name": "垃圾桶满冒专项整治",
         "starts_on": "2026-06-01",
         "ends_on": "2026-06-30",
-        "categories": "06042",
+        "categories": [bins().pk],
         "areas": [city.streets[0].pk],
         "lead_department": city.departments["HJWS"].pk,
+        "ledger_from_cases": "on",
         "default_days": 7,
         "rebound_days": 30,
     }
     assert as_(client, city, "sanitation").post("/campaigns/new/", data).status_code == 403
-    r = as_(client, city, "leader").post("/campaigns/new/", {**data, "categories": "12345"})
-    assert "未知类别：12345" in r.content.decode()
+    r = as_(client, city, "leader").post("/campaigns/new/", {**data, "categories": ["12345"]})
+    assert "所选类别不存在：12345" in r.content.decode()
     r = client.post("/campaigns/new/", {**data, "ends_on": "2026-05-01"})
     assert "结束日期不能早于开始日期" in r.content.decode()
     r = client.post("/campaigns/new/", data, follow=True)
