@@ -443,7 +443,7 @@ def _evaluate_devices(
             if verdict.firing is None:
                 continue
             if verdict.firing and w is None:
-                w = _open(d, spec, verdict, d.last_seen_at, file_cases, result)
+                w = _open(d, spec, verdict, d.last_seen_at, file_cases, result, now=now)
                 open_warnings[(d.pk, spec.name)] = w
             elif verdict.firing:
                 w.last_fired_at = d.last_seen_at
@@ -513,6 +513,8 @@ def _open(
     at: datetime,
     file_cases: bool,
     result: IngestResult,
+    *,
+    now: datetime,
 ) -> SensorWarning:
     w = SensorWarning.objects.create(
         device=device,
@@ -526,7 +528,7 @@ def _open(
     )
     result.warnings_opened += 1
     if spec.file_case and file_cases:
-        _file_case(device, spec, w, result)
+        _file_case(device, spec, w, result, now=now)
     return w
 
 
@@ -549,7 +551,10 @@ def idempotency_key(device: Device, rule: str, window: datetime) -> str:
     return key
 
 
-def _file_case(device: Device, spec: R.RuleSpec, w: SensorWarning, result: IngestResult) -> None:
+def _file_case(
+    device: Device, spec: R.RuleSpec, w: SensorWarning, result: IngestResult, *, now: datetime
+) -> None:
+    # `now` is the ingest's clock, so a replay of past readings files its case at that moment.
     from gridcity.cases.actions import ReportInput, do_report_case
     from gridcity.taxonomy.actions import resolve_category
 
@@ -590,6 +595,7 @@ def _file_case(device: Device, spec: R.RuleSpec, w: SensorWarning, result: Inges
                 inp,
                 acting_user=get_system_user(),
                 idempotency_key=idempotency_key(device, spec.name, w.opened_at),
+                now=now,
             )
     except CaseError as exc:
         w.case_note = f"立案失败：{exc.message}"[:200]
@@ -639,7 +645,7 @@ def sweep_silence(*, now: datetime | None = None, file_cases: bool = True) -> Sw
             )
             if not moved.exists():
                 continue
-            _open(d, spec, verdict, now, file_cases, IngestResult())
+            _open(d, spec, verdict, now, file_cases, IngestResult(), now=now)
             if d.state == DeviceState.NORMAL:
                 moved.update(state=DeviceState.SILENT)
             result.silent += 1
