@@ -49,7 +49,13 @@ from gridcity.cases.models import (
     SupervisionKind,
 )
 from gridcity.cases.models import SupervisionOrder as Order
-from gridcity.demo import city_publicity
+from gridcity.demo import (
+    city_campaigns,
+    city_inspections,
+    city_people,
+    city_publicity,
+    city_sensors,
+)
 from gridcity.demo.context import DemoContext
 from gridcity.grids.actions import import_areas, make_grid
 from gridcity.grids.models import Area, AreaLevel, Beat
@@ -1050,6 +1056,10 @@ def add_supervision(rng: random.Random, people: People) -> None:
 # The supervision modules around the case loop, built after the history through their own
 # actions, each in its own transaction: (the name the build log shows, build(ctx) -> counts).
 MODULES: list[tuple[str, Callable[[DemoContext], dict[str, int]]]] = [
+    ("物联感知", city_sensors.build),
+    ("专项整治", city_campaigns.build),
+    ("督查检查", city_inspections.build),
+    ("包村居与队伍", city_people.build),
     ("曝光台", city_publicity.build),
 ]
 
