@@ -11,6 +11,16 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    # Rate limits and throttles count in the cache, the test run's own files (testenv): no test
+    # starts with another's requests counted. A Redis named in the environment is left alone.
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        from django.core.cache import cache
+
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_process_caches():
     # A rolled-back test leaves no rows but may leave them in the per-process cache.
     from gridcity.accounts.actions import forget_system_user

@@ -380,7 +380,7 @@ def intake_under_node_loss(c: Cluster) -> Outcome:
 
 
 def open311_rate_limit(c: Cluster) -> Outcome:
-    out = Outcome("2. Open311 限流跨节点共享（write_per_ip 30 次/60 s）")
+    out = Outcome("2. Open311 限流跨节点共享（write_per_key 30 次/60 s）")
     heading(out.title)
     left = 60 - time.time() % 60
     if left < 20:

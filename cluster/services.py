@@ -646,6 +646,8 @@ def node_env(
             "GRIDCITY_WEB_WORKERS": str(WEB_WORKERS),
             "GRIDCITY_WEB_THREADS": str(WEB_THREADS),
             "GRIDCITY_TRUSTED_PROXIES": "127.0.0.1",
+            # The partner key's own write quota, small enough for scenario 2 to reach.
+            "GRIDCITY_OPEN311_RATE_LIMITS": "write_per_key=30/60",
             "GRIDCITY_MQTT_HOST": "127.0.0.1",
             "GRIDCITY_MQTT_PORT": str(mqtt_port),
             "GRIDCITY_MQTT_CLIENT_ID": f"gridcity-ingest-node{number}",

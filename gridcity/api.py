@@ -7,7 +7,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
-from gridcity.accounts.actions import authenticate_token
+from gridcity.accounts.actions import TokenExpired, authenticate_token
 from gridcity.cases.errors import CaseError
 
 
@@ -15,7 +15,7 @@ class BearerToken(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str):
-        user = authenticate_token(token)
+        user = authenticate_token(token, explain=True)
         if user is not None:
             request.user = user
         return user
@@ -25,7 +25,7 @@ class HeaderToken(APIKeyHeader):
     param_name = "X-Api-Token"
 
     def authenticate(self, request: HttpRequest, key: str | None):
-        user = authenticate_token(key or "")
+        user = authenticate_token(key or "", explain=True)
         if user is not None:
             request.user = user
         return user
@@ -118,6 +118,12 @@ def on_case_error(request, exc: CaseError):
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request, exc):
     return api.create_response(request, {"error": "未登录或令牌无效"}, status=401)
+
+
+@api.exception_handler(TokenExpired)
+def on_token_expired(request, exc: TokenExpired):
+    body = {"error": exc.message, "code": "token_expired", "expired_at": exc.expired_at.isoformat()}
+    return api.create_response(request, body, status=401)
 
 
 @api.exception_handler(HttpError)

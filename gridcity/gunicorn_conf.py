@@ -23,6 +23,9 @@ forwarded_allow_ips = os.environ.get("GRIDCITY_FORWARDED_ALLOW_IPS", "127.0.0.1,
 accesslog = "-" if os.environ.get("GRIDCITY_ACCESS_LOG", "") == "1" else None
 errorlog = "-"
 proc_name = "gridcity-web"
+# Django's debug pages are for `make dev`'s runserver: a GRIDCITY_DEBUG=1 left in a shell or a
+# unit file never reaches the served app.
+raw_env = ["GRIDCITY_DEBUG=0"]
 
 
 def child_exit(server, worker) -> None:

@@ -1,8 +1,13 @@
-"""Requests carrying NUL characters are refused before any view runs: PostgreSQL text cannot
-hold them, and no legitimate form, query or JSON value contains one."""
+"""The project's own middleware.
 
-from django.conf import settings
+Requests carrying NUL characters are refused before any view runs: PostgreSQL text cannot hold
+them, and no legitimate form, query or JSON value contains one. Behind trusted proxies the
+client's address is the forwarded one. Under /api/ and /open311/ every error is the machine's
+format, never an HTML page."""
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from gridcity.lib.clientip import client_ip
 
 
 class RejectNulBytesMiddleware:
@@ -46,18 +51,51 @@ class TrustedProxyMiddleware:
     """Behind a load balancer every request comes from the balancer's address. When the peer is
     one of GRIDCITY_TRUSTED_PROXIES, the client's address is the last one in X-Forwarded-For
     that is not itself a trusted proxy, so rate limits and logs see the real client; a header
-    from anyone else is ignored (it could be forged)."""
+    from anyone else is ignored (it could be forged). The rule is `gridcity.lib.clientip`."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
-        self.trusted = set(getattr(settings, "GRIDCITY_TRUSTED_PROXIES", []))
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self.trusted and request.META.get("REMOTE_ADDR") in self.trusted:
-            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-            while hops and hops[-1] in self.trusted:
-                hops.pop()
-            if hops:
-                request.META["REMOTE_ADDR"] = hops[-1]
+        request.META["REMOTE_ADDR"] = client_ip(request)
         return self.get_response(request)
+
+
+# What a machine's error may already be written in, per path prefix.
+_MACHINE_TYPES = {
+    "/api/": ("application/json",),
+    "/open311/": ("application/json", "text/xml", "application/xml"),
+}
+# Headers of the original error that say how to go on: kept on the replacement.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class MachineErrorsMiddleware:
+    """Under /api/ and /open311/ every error is JSON (or GeoReport XML for a .xml path), never
+    a page: the 405 of a view that takes only GET, the debug page of a 404 or a 500 when DEBUG
+    is on, a library's plain-text traceback. An error already in the right format is left as it
+    is; any other is replaced by `gridcity.web.errors.machine_error` for its status. Django has
+    already logged whatever raised."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400:
+            return response
+        path = request.path_info
+        prefix = next((p for p in _MACHINE_TYPES if path.startswith(p)), None)
+        if prefix is None:
+            return response
+        content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type in _MACHINE_TYPES[prefix] or content_type.endswith("+json"):
+            return response
+        from gridcity.web.errors import machine_error
+
+        replacement = machine_error(request, response.status_code)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                replacement[header] = response[header]
+        response.close()
+        return replacement

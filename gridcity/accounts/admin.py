@@ -1,10 +1,21 @@
-from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.utils import timezone
+import contextlib
 
-from gridcity.accounts.models import ApiToken, AuditEntry, Department, User
+from django.contrib import admin, messages
+from django.contrib.admin.sites import NotRegistered
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from gridcity.accounts import audit_export
+from gridcity.accounts.actions import (
+    TokenNotUsable,
+    do_disable_two_factor,
+    do_revoke_token,
+    do_rotate_token,
+)
+from gridcity.accounts.models import ApiToken, AuditEntry, Department, SignInEvent, User
 
 
 @admin.register(Department)
@@ -26,6 +37,7 @@ class UserAdmin(DjangoUserAdmin):
         "jurisdiction",
         "is_active",
         "is_staff",
+        "two_factor",
     )
     list_filter = ("role", "is_active", "is_staff", "is_superuser", "department")
     search_fields = ("username", "display_name", "phone", "email")
@@ -45,6 +57,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
         ("重要日期", {"classes": ("collapse",), "fields": ("last_login", "date_joined")}),
     )
+    actions = ("reset_two_factor",)
     add_fieldsets = (
         (
             None,
@@ -65,28 +78,150 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
+    @admin.display(description="两步验证", boolean=True)
+    def two_factor(self, obj: User) -> bool:
+        return obj.has_two_factor
+
+    def get_queryset(self, request):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(has_two_factor=Exists(enrolled))
+
+    @admin.action(description="重置所选用户的两步验证（手机遗失时）")
+    def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = 0
+        for user in queryset:
+            if do_disable_two_factor(user, acting_user=request.user, reason="配置管理中重置"):
+                count += 1
+        self.message_user(
+            request,
+            f"已重置 {count} 个用户的两步验证；他们下次登录时重新绑定身份验证器",
+            messages.SUCCESS,
+        )
+
+    reset_two_factor.audit_recorded = True
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are made with `gridcity create-token`, which shows the raw value once. The admin
-    lists and revokes them; the stored hash is never displayed."""
+    lists, rotates and revokes them; the stored hash is never displayed, and a rotated token's
+    new value is shown once on the page that answers the rotation."""
 
-    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    list_display = (
+        "prefix",
+        "user",
+        "name",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at", "expires_at")
     search_fields = ("prefix", "name", "user__username", "user__display_name")
     list_select_related = ("user",)
-    fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("user", "prefix", "created_at", "last_used_at", "revoked_at")
-    actions = ("revoke",)
+    fields = (
+        "user",
+        "name",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "replaced_by",
+    )
+    readonly_fields = (
+        "user",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "replaced_by",
+    )
+    actions = ("revoke", "rotate")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="吊销所选令牌")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        # Conditional update: a token revoked earlier keeps its original revocation time.
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = sum(do_revoke_token(t, acting_user=request.user) for t in queryset)
         self.message_user(request, f"已吊销 {count} 个令牌", messages.SUCCESS)
+
+    revoke.audit_recorded = True
+
+    @admin.action(description="轮换所选令牌（旧令牌在宽限期后失效）")
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> HttpResponse | None:
+        rotated, skipped = [], 0
+        for token in queryset.select_related("user"):
+            try:
+                new, raw = do_rotate_token(token, acting_user=request.user)
+            except TokenNotUsable:
+                skipped += 1
+                continue
+            rotated.append({"old": token, "new": new, "raw": raw})
+        if not rotated:
+            self.message_user(request, "所选令牌均已吊销或过期，未轮换", messages.WARNING)
+            return None
+        # The new values are in this response only: never in a message (a cookie) or a log.
+        response = TemplateResponse(
+            request,
+            "admin/accounts/apitoken/rotated.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "令牌已轮换",
+                "rotated": rotated,
+                "skipped": skipped,
+                "opts": self.opts,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    rotate.audit_recorded = True
+
+
+@admin.register(SignInEvent)
+class SignInEventAdmin(admin.ModelAdmin):
+    """Read-only: written by the sign-in page."""
+
+    list_display = ("at", "username", "user", "outcome", "two_factor", "ip_address", "user_agent")
+    list_filter = ("outcome", "two_factor")
+    search_fields = ("username", "ip_address", "user__display_name")
+    date_hierarchy = "at"
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+# django-otp's own device admin shows and edits the shared secret: an administrator could copy
+# another person's authenticator. Devices are listed here without it; enrolment is the user's
+# own page, and a lost phone is the user admin's "reset two-factor" action.
+with contextlib.suppress(NotRegistered):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "user__display_name")
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(AuditEntry)
@@ -98,6 +233,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ("object_id", "summary", "actor__username", "actor__display_name")
     date_hierarchy = "at"
     list_select_related = ("actor",)
+    actions = ("export_csv", "export_xlsx")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -107,3 +243,29 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    # Exports of the selected rows (or, with "select all", of everything the filters show);
+    # the page /audit/ exports a period with the same columns.
+    @admin.action(description="导出所选操作记录（CSV）")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]):
+        audit_export.record_export(request.user, "CSV", queryset.count(), "配置管理中所选记录")
+        response = StreamingHttpResponse(
+            audit_export.csv_lines(queryset.order_by("at", "pk")),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
+
+    export_csv.audit_recorded = True
+
+    @admin.action(description="导出所选操作记录（Excel）")
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[AuditEntry]):
+        audit_export.record_export(request.user, "XLSX", queryset.count(), "配置管理中所选记录")
+        response = HttpResponse(
+            audit_export.xlsx_bytes(queryset.order_by("at", "pk")),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = 'attachment; filename="audit.xlsx"'
+        return response
+
+    export_xlsx.audit_recorded = True

@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "gridcity.accounts"
     label = "accounts"
     verbose_name = "用户与部门"
+
+    def ready(self) -> None:
+        from gridcity.accounts import checks  # noqa: F401 - registers the deploy check

@@ -120,8 +120,18 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(_("前缀"), max_length=12)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    # Every token ends: a lost phone's token stops working by itself (GRIDCITY_TOKEN_LIFETIME_DAYS).
+    expires_at = models.DateTimeField(_("到期时间"))
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    replaced_by = models.ForeignKey(
+        "self",
+        verbose_name=_("轮换为"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("API 令牌")
@@ -133,6 +143,49 @@ class ApiToken(models.Model):
     @staticmethod
     def generate_raw() -> str:
         return "gc_" + secrets.token_urlsafe(32)
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class SignInOutcome(models.TextChoices):
+    SUCCESS = "success", _("登录成功")
+    PASSWORD_OK = "password_ok", _("密码正确，待两步验证")
+    FAILED = "failed", _("用户名或密码错误")
+    LOCKED = "locked", _("尝试过多，已拒绝")
+    OTP_FAILED = "otp_failed", _("动态验证码错误")
+    INACTIVE = "inactive", _("账号已停用")
+
+
+class SignInEvent(models.Model):
+    """Append-only: every attempt to sign in through the login page (and the admin's, which is
+    the same page), successful or not. Shown to the user on their account page and to the
+    administrators in the admin."""
+
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("用户"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sign_ins",
+    )
+    username = models.CharField(_("输入的用户名"), max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(_("客户端地址"), null=True, blank=True)
+    user_agent = models.CharField(_("浏览器"), max_length=300, blank=True)
+    outcome = models.CharField(_("结果"), max_length=16, choices=SignInOutcome.choices)
+    two_factor = models.BooleanField(_("两步验证"), default=False)
+
+    class Meta:
+        verbose_name = _("登录记录")
+        verbose_name_plural = _("登录记录")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["user", "-at"], name="signin_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.get_outcome_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
 class AuditEntry(models.Model):

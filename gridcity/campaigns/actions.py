@@ -61,6 +61,7 @@ from gridcity.cases.models import Status as CaseStatus
 from gridcity.cases.photos import CheckedPhoto, check_photos
 from gridcity.grids.actions import locate
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.bounds import check_date
 from gridcity.lib.coords import validate_lonlat
 from gridcity.taxonomy.models import Category
 
@@ -148,6 +149,11 @@ def _clean_campaign(
         raise InvalidInput("请填写开始日期", field="starts_on")
     if ends_on is None:
         raise InvalidInput("请填写结束日期", field="ends_on")
+    for field_name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+        try:
+            check_date(day)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=field_name) from exc
     if ends_on < starts_on:
         raise InvalidInput("结束日期不能早于开始日期", field="ends_on")
     if not categories:

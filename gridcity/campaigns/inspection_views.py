@@ -42,6 +42,7 @@ from gridcity.campaigns.models import (
 )
 from gridcity.cases.errors import CaseError, InvalidInput
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.bounds import date_or_none
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category
 
@@ -68,10 +69,7 @@ def _photos(request: HttpRequest, name: str = "photos") -> list[tuple[str, bytes
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return date_or_none(value)
 
 
 def _float(value: str | None) -> float | None:

@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from gridcity.accounts.models import Department, User
 from gridcity.campaigns.models import Campaign, LedgerRow, LedgerSource
 from gridcity.cases.errors import InvalidInput
+from gridcity.lib.text import spreadsheet_cell
 
 EXPORT_COLUMNS = [
     "序号",
@@ -251,19 +252,19 @@ def export_ledger_xlsx(rows, title: str) -> bytes:
         remark = row.remark
         if row.case_id:
             remark = f"案件 {row.case.number}" + (f"；{remark}" if remark else "")
-        ws.append(
-            [
-                i,
-                row.description,
-                _location(row),
-                row.department.name,
-                row.measures,
-                row.deadline,
-                row.get_status_display(),
-                signed,
-                remark,
-            ]
-        )
+        # Descriptions and measures are typed by anyone on the campaign: never a formula.
+        cells = [
+            i,
+            row.description,
+            _location(row),
+            row.department.name,
+            row.measures,
+            row.deadline,
+            row.get_status_display(),
+            signed,
+            remark,
+        ]
+        ws.append([spreadsheet_cell(c) for c in cells])
         for c in ws[ws.max_row]:
             c.border = border
             c.alignment = Alignment(vertical="top", wrap_text=True)

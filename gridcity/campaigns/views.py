@@ -31,6 +31,7 @@ from gridcity.campaigns.models import (
 from gridcity.campaigns.progress import campaign_progress, daily_series, weekly_series
 from gridcity.cases.errors import CaseError
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.bounds import date_or_none
 from gridcity.taxonomy.models import Category
 
 EVENT_LABELS = {
@@ -62,10 +63,7 @@ def _photos(request: HttpRequest, name: str = "photos") -> list[tuple[str, bytes
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return date_or_none(value)
 
 
 def _float(value: str | None) -> float | None:

@@ -7,7 +7,7 @@ import math
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -48,7 +48,9 @@ from gridcity.cases.workflow import (
 from gridcity.dispatch.actions import decide_for
 from gridcity.grids.actions import beat_manager_for_cell, locate
 from gridcity.grids.models import Beat, Component
+from gridcity.lib.bounds import check_time_limit
 from gridcity.lib.coords import CRS, to_wgs84, validate_lonlat
+from gridcity.lib.text import clean_text
 from gridcity.lib.workcalendar import Clock, WorkCalendar, parse_time_limit
 from gridcity.system.metrics import count_intake
 from gridcity.taxonomy.actions import get_calendar, handle_limit, step_limit
@@ -61,7 +63,8 @@ from gridcity.taxonomy.models import Category, FilingCondition
 @dataclass
 class ReportInput:
     category: Category
-    channel: str
+    # Empty: the channel follows from who reports (`report_channel`).
+    channel: str = ""
     lon: float | None = None
     lat: float | None = None
     crs: str = CRS.WGS84
@@ -92,6 +95,57 @@ class ReportInput:
             "photos": sorted(hashlib.sha256(d).hexdigest() for _, d in self.photos),
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+# Who may report through which channel; the first is the one a report without a channel gets.
+# The channel decides whether a case is trusted (filed and dispatched at once) and whose beat a
+# problem the public found is charged to, so it follows from who reports, never from what a
+# request says. A sensor reports through its device token (gridcity.sensors), a partner system
+# through its Open311 key (channel open311) and a citizen through /public/ (channel citizen):
+# each of those entries sets the channel itself. A clerk taking calls may record a caller who
+# came in person as a citizen's report; both are verified on site before filing. Department
+# staff answer cases and do not report them (their pages have no report form).
+REPORT_CHANNELS: dict[str, tuple[str, ...]] = {
+    Role.INSPECTOR: (Channel.INSPECTOR,),
+    Role.LEADER: (Channel.LEADER,),
+    Role.INTAKE: (Channel.HOTLINE, Channel.CITIZEN),
+    Role.SHIFT_LEAD: (Channel.HOTLINE, Channel.CITIZEN),
+    Role.ADMIN: (Channel.HOTLINE, Channel.CITIZEN),
+    Role.SYSTEM: (Channel.SENSOR, Channel.CAMERA),
+}
+
+
+def report_channel(user: User, requested: str | None = None) -> str:
+    """The channel of a report `user` sends, `requested` being what the request asked for:
+    the user's own channel, or one of the few its role may choose between."""
+    allowed = REPORT_CHANNELS.get(effective_role(user), ())
+    if not allowed:
+        raise Forbidden("您的角色不能上报案件：部门人员在处置中发现的新问题请报监督指挥中心")
+    if not requested:
+        return allowed[0]
+    if requested not in allowed:
+        names = "、".join(f"{c}（{Channel(c).label}）" for c in allowed)
+        raise Forbidden(
+            f"不能以“{Channel(requested).label if requested in Channel.values else requested}”"
+            f"渠道上报：您的角色只能使用 {names}",
+            field="channel",
+        )
+    return requested
+
+
+def _cleaned(inp: ReportInput) -> ReportInput:
+    """The input with its typed text cleaned (gridcity.lib.text); the caller's object is left
+    as it was."""
+    return replace(
+        inp,
+        address=clean_text(inp.address),
+        description=clean_text(inp.description, multiline=True),
+        reporter_name=clean_text(inp.reporter_name),
+        reporter_phone=clean_text(inp.reporter_phone),
+        reporter_email=clean_text(inp.reporter_email),
+        component_code=clean_text(inp.component_code),
+        external_id=clean_text(inp.external_id),
+    )
 
 
 @dataclass
@@ -268,7 +322,13 @@ def do_report_case(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> IntakeResult:
-    """Locate, de-duplicate, create, and — for trusted channels — file and dispatch."""
+    """Locate, de-duplicate, create, and — for trusted channels — file and dispatch. A report
+    without a channel gets the acting user's (`report_channel`)."""
+    inp = _cleaned(inp)
+    if not inp.channel:
+        if acting_user is None or not acting_user.is_authenticated:
+            raise InvalidInput("匿名上报须指明渠道", field="channel")
+        inp.channel = report_channel(acting_user)
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 100:
@@ -593,7 +653,7 @@ def _apply(
     photos: list[CheckedPhoto] = (),
 ) -> CaseEvent:
     """Apply a transition to a locked case; the caller holds the transaction."""
-    note = (note or "").strip()
+    note = clean_text(note, multiline=True)
     if t.note_required and not note:
         raise InvalidInput(f"“{t.label}”需要填写原因或说明", field="note")
     if len(note) > 2000:
@@ -704,6 +764,13 @@ def _apply(
         ext = (ask.data or {}).get("extension") if ask else None
         if not ext:
             raise Conflict("找不到延期申请")
+        try:
+            # Asked for before requests were bounded, an extension may still be out of range.
+            check_time_limit(float(ext["amount"]), ext["clock"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"延期申请的时长无效（{exc}），请退回后重新申请", field="extension"
+            ) from exc
         case.handle_deadline = calendar.add(
             case.handle_deadline, ext["amount"], Clock(ext["clock"])
         )
@@ -945,8 +1012,11 @@ def do_create_supervision(
         raise Forbidden("只有领导、派遣员或值班长可以督办")
     if kind not in SupervisionKind.values or kind == SupervisionKind.OVERDUE:
         raise InvalidInput("督办类型应为领导督办或重点案件督办", field="kind")
-    if not note.strip():
+    note = clean_text(note, multiline=True)
+    if not note:
         raise InvalidInput("请填写督办要求", field="note")
+    if len(note) > 2000:
+        raise InvalidInput("督办要求不能超过2000字", field="note")
     case_id = case.pk if isinstance(case, Case) else case
     with transaction.atomic():
         locked = _lock_visible_case(acting_user, case_id)
@@ -957,7 +1027,7 @@ def do_create_supervision(
             kind=kind,
             level=max(1, locked.supervision_level),
             user=acting_user,
-            note=note.strip(),
+            note=note,
             now=now or timezone.now(),
         )
 
@@ -1106,8 +1176,11 @@ def do_reply_supervision(
     order: SupervisionOrder | int, *, acting_user: User, reply: str, now: datetime | None = None
 ) -> SupervisionOrder:
     order_id = order.pk if isinstance(order, SupervisionOrder) else order
-    if not reply.strip():
+    reply = clean_text(reply, multiline=True)
+    if not reply:
         raise InvalidInput("请填写答复内容", field="reply")
+    if len(reply) > 2000:
+        raise InvalidInput("答复内容不能超过2000字", field="reply")
     with transaction.atomic():
         order = (
             SupervisionOrder.objects.select_for_update()
@@ -1123,7 +1196,7 @@ def do_reply_supervision(
         if refusal:
             raise Forbidden(refusal)
         now = now or timezone.now()
-        order.reply, order.replied_by, order.replied_at = reply.strip(), acting_user, now
+        order.reply, order.replied_by, order.replied_at = reply, acting_user, now
         order.save(update_fields=["reply", "replied_by", "replied_at"])
         _add_event(
             case=order.case,
@@ -1131,7 +1204,7 @@ def do_reply_supervision(
             from_status=order.case.status,
             to_status=order.case.status,
             at=now,
-            note=reply.strip(),
+            note=reply,
             department_id=order.case.department_id,
             data={"order": order.number},
             **_actor_fields(acting_user),
@@ -1252,6 +1325,7 @@ __all__ = [
     "IntakeResult",
     "TransitionInput",
     "do_report_case",
+    "report_channel",
     "do_transition_case",
     "do_unlink_report",
     "do_attach_photo",

@@ -1,6 +1,5 @@
 """Case endpoints. Thin: parse, call the action, shape the answer."""
 
-import base64
 import binascii
 import math
 from datetime import date, datetime, time, timedelta
@@ -26,10 +25,12 @@ from gridcity.cases.models import (
     Status,
     SupervisionOrder,
 )
+from gridcity.cases.photos import max_bytes, max_count
 from gridcity.cases.presenters import case_created, case_detail, case_summary, order_out
 from gridcity.cases.scope import visible_to
 from gridcity.grids.api import parse_bbox
 from gridcity.grids.models import Area
+from gridcity.lib.bounds import MAX_PAGE, check_date
 from gridcity.lib.coords import CRS
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import FilingCondition
@@ -38,11 +39,24 @@ router = Router(tags=["案件"])
 
 
 def _decode_photos(items: list[str]) -> list[tuple[str, bytes]]:
+    """The count and each photo's size are checked on the base64 text, before anything is
+    decoded; a2b_base64 reads the text in place (b64decode would copy it first)."""
+    if len(items) > max_count():
+        raise InvalidInput(
+            f"一次最多上传 {max_count()} 张照片（收到 {len(items)} 张）", field="photos"
+        )
     out = []
     for i, item in enumerate(items):
-        data = item.split(",", 1)[1] if item.startswith("data:") else item
+        data = item[item.index(",") + 1 :] if item.startswith("data:") and "," in item else item
+        size = len(data) * 3 // 4
+        if size > max_bytes() + 2:
+            raise InvalidInput(
+                f"照片“photo{i + 1}”大小约 {size / 1024 / 1024:.1f} MB，"
+                f"超过上限 {max_bytes() / 1024 / 1024:.0f} MB",
+                field=f"photos[{i}]",
+            )
         try:
-            out.append((f"photo{i + 1}", base64.b64decode(data, validate=True)))
+            out.append((f"photo{i + 1}", binascii.a2b_base64(data, strict_mode=True)))
         except (binascii.Error, ValueError) as exc:
             raise InvalidInput("照片应为 base64 编码的图片", field=f"photos[{i}]") from exc
     return out
@@ -55,7 +69,11 @@ class CaseIn(Schema):
     crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84 / gcj02 / bd09")
     address: str = Field("", max_length=300)
     description: str = Field("", max_length=4000)
-    channel: Channel | None = Field(None, description="来源；默认按用户角色")
+    channel: Channel | None = Field(
+        None,
+        description="来源，由上报人决定：网格员 inspector、领导 leader；受理员可选 hotline（默认）"
+        "或 citizen。与角色不符时 403",
+    )
     filing_condition: int | None = None
     component: str = Field("", max_length=17)
     reporter_name: str = Field("", max_length=50)
@@ -71,14 +89,6 @@ class CaseIn(Schema):
         return v
 
 
-def default_channel(user: User) -> str:
-    return {
-        "inspector": Channel.INSPECTOR,
-        "leader": Channel.LEADER,
-        "system": Channel.SENSOR,
-    }.get(user.role, Channel.HOTLINE)
-
-
 @router.post("/cases", response={200: dict, 201: dict}, summary="上报案件（幂等）")
 def create_case(request, payload: CaseIn):
     category = resolve_category(payload.category)
@@ -92,7 +102,7 @@ def create_case(request, payload: CaseIn):
     key = request.headers.get("Idempotency-Key") or payload.idempotency_key
     inp = actions.ReportInput(
         category=category,
-        channel=payload.channel or default_channel(request.user),
+        channel=actions.report_channel(request.user, payload.channel),
         lon=payload.lon,
         lat=payload.lat,
         crs=payload.crs,
@@ -118,12 +128,17 @@ class CaseFilter(Schema):
     department: str | None = Field(None, description="部门编码")
     overdue: bool | None = None
     channel: Channel | None = None
-    reported_from: date | None = None
-    reported_to: date | None = None
+    reported_from: date | None = Field(None, description="上报日期起（含），2000–2100 年")
+    reported_to: date | None = Field(None, description="上报日期止（含），2000–2100 年")
     bbox: str | None = None
     q: str | None = Field(None, max_length=100, description="编号、地址或描述")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=500)
+
+    @field_validator("reported_from", "reported_to")
+    @classmethod
+    def within_range(cls, v):
+        return None if v is None else check_date(v)
 
 
 def filter_cases(qs, f: CaseFilter):
@@ -204,7 +219,7 @@ class TransitionIn(Schema):
     filing_condition: int | None = None
     assignee: str | None = Field(None, description="网格员用户名")
     merge_into: str | None = Field(None, description="合并到的案件编号")
-    extension: str = Field("", description="延期时长，如 2工作日")
+    extension: str = Field("", max_length=20, description="延期时长，如 2工作日（至多一年）")
     verified: bool | None = None
     lon: float | None = None
     lat: float | None = None
@@ -321,7 +336,9 @@ def list_orders(
         qs = qs.filter(replied_at__isnull=True)
     if settled is not None:
         qs = qs.filter(settled_at__isnull=not settled)
-    page, page_size = max(page, 1), min(max(page_size, 1), 500)
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"页码应在 1 至 {MAX_PAGE} 之间", field="page")
+    page_size = min(max(page_size, 1), 500)
     total = qs.count()
     rows = qs[(page - 1) * page_size : page * page_size]
     return {

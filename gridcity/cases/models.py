@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from gridcity.cases.reference import new_public_reference
 from gridcity.taxonomy.models import CLOCK_CHOICES
 
 
@@ -53,6 +54,10 @@ PUBLIC_CHANNELS = (Channel.CITIZEN, Channel.HOTLINE, Channel.OPEN311)
 
 class Case(models.Model):
     number = models.CharField(_("案件编号"), max_length=20, unique=True)
+    # What the citizen looks the case up with: random, where the number is a sequence.
+    public_reference = models.CharField(
+        _("查询码"), max_length=10, unique=True, default=new_public_reference, editable=False
+    )
     status = models.CharField(
         _("状态"), max_length=24, choices=Status.choices, default=Status.REPORTED, db_index=True
     )

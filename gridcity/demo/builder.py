@@ -1088,7 +1088,7 @@ def build_demo(opts: DemoOptions, *, log: Callable[[str], None] = lambda s: None
         people = build_people(rng, streets)
         add_demo_rules(people.depts, DISTRICT_CODE)
         result.beats = build_beats(people.inspectors)
-        result.token = do_create_token(people.inspectors[0], name="演示手机")
+        result.token = do_create_token(people.inspectors[0], name="演示手机", now=end)
         result.logins = people.logins
         t = lap("部门、人员、立结案标准和派遣规则", t)
         log(f"模拟 {opts.months:g} 个月的案件历史（{opts.cases} 件）…")

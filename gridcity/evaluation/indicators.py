@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from gridcity.lib.bounds import EARLIEST_DATE, LATEST_DATE
+
 # ---------------------------------------------------------------------------------------------
 # Periods
 
@@ -100,11 +102,17 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _CUSTOM = re.compile(r"^(\d{4}-\d{2}-\d{2})~(\d{4}-\d{2}-\d{2})$")
+_YEARS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 
 
 def parse_period(key: str) -> Period:
     """Raises ValueError (message in Chinese) for a key that names no period."""
     key = (key or "").strip()
+    # Every form of key starts its dates with a four-digit year.
+    if any(not EARLIEST_DATE.year <= int(y) <= LATEST_DATE.year for y in _YEARS.findall(key)):
+        raise ValueError(
+            f"期间“{key}”超出范围：年份应在 {EARLIEST_DATE.year} 至 {LATEST_DATE.year} 之间"
+        )
     try:
         if m := _MONTH.match(key):
             start = date(int(m[1]), int(m[2]), 1)

@@ -24,6 +24,7 @@ from gridcity.evaluation.indicators import (
     parse_period,
 )
 from gridcity.grids.models import AreaLevel
+from gridcity.lib.text import spreadsheet_cell
 
 SUMMARY_INDICATORS = [
     "handle_due",
@@ -301,6 +302,11 @@ def bulletin_xlsx(period_key: str) -> bytes:
     for sheet in wb.worksheets:
         sheet.column_dimensions["A"].width = 18
         sheet.column_dimensions["B"].width = 22
+        # Unit names come from the admin and imports: no text cell may run as a formula.
+        for row in sheet.iter_rows():
+            for c in row:
+                if isinstance(c.value, str):
+                    c.value = spreadsheet_cell(c.value)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

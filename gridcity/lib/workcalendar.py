@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from gridcity.lib.bounds import check_time_limit
+
 __all__ = [
     "CLOCK_LABELS",
     "CLOCK_UNIT_HOURS",
@@ -343,6 +345,10 @@ def parse_time_limit(text: str) -> tuple[float, Clock]:
     amount = float(match["amount"]) / per_unit
     if amount <= 0:
         raise ValueError(f"时限必须大于零：“{text}”")
+    try:
+        check_time_limit(amount, clock)
+    except ValueError as exc:
+        raise ValueError(f"{exc}：“{text}”") from None
     return amount, clock
 
 

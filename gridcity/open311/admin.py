@@ -7,7 +7,15 @@ from gridcity.open311.webhooks import send_test_event
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "may_see_internal",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["may_see_internal"]
     readonly_fields = ["name", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 

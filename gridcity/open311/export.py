@@ -1,6 +1,8 @@
 """Bulk export of cases as CSV, XLSX or GeoJSON, with the JSON API's list filters and the
 caller's data scope. Rows are read with `.iterator(chunk_size=…)` and written as they come,
-so a million cases never sit in memory at once."""
+so a million cases never sit in memory at once. Every CSV and XLSX cell goes through
+`spreadsheet_cell`: a description typed as a formula stays text, and a control character in an
+old row cannot break the workbook."""
 
 import csv
 import json
@@ -18,6 +20,7 @@ from gridcity.cases.api import CaseFilter, filter_cases
 from gridcity.cases.errors import CaseError
 from gridcity.cases.models import OPEN, Status
 from gridcity.cases.scope import visible_to
+from gridcity.lib.text import spreadsheet_cell
 
 CHUNK = 2000
 # Excel's sheet limit is 1,048,576 rows including the header.
@@ -115,7 +118,7 @@ def csv_chunks(qs) -> Iterator[bytes]:
     # A BOM so that Excel opens the UTF-8 file with the Chinese intact.
     buf = ["\ufeff" + writer.writerow([label for _, label in COLUMNS])]
     for row in rows(qs):
-        buf.append(writer.writerow(["" if row[k] is None else row[k] for k, _ in COLUMNS]))
+        buf.append(writer.writerow([spreadsheet_cell(row[k]) for k, _ in COLUMNS]))
         if len(buf) >= 500:
             yield "".join(buf).encode()
             buf = []
@@ -149,7 +152,7 @@ def write_xlsx(qs, path: str) -> int:
     for row in rows(qs):
         if n >= XLSX_MAX_ROWS:
             break
-        ws.append(["" if row[k] is None else row[k] for k, _ in COLUMNS])
+        ws.append([spreadsheet_cell(row[k]) for k, _ in COLUMNS])
         n += 1
     wb.save(path)
     return n

@@ -21,6 +21,16 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    # Off for every key unless an administrator turns it on: GeoReport answers are public, and
+    # notes name staff and callers.
+    may_see_internal = models.BooleanField(
+        _("可查看内部信息"),
+        default=False,
+        help_text=_(
+            "勾选后，该密钥读取的案件附带内部流转备注、经办人员和内部状态；"
+            "仅限签有保密协议的合作系统（如 12345 热线平台）。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("Open311 密钥")

@@ -1,12 +1,18 @@
 """GeoReport v2 documents in XML and JSON from the same plain dicts.
 
 JSON leaves out a field that has no value (as Chicago's server does), because the Swagger types
-(`string`, `number`) do not allow null; XML writes it as an empty element (as Toronto's does)."""
+(`string`, `number`) do not allow null; XML writes it as an empty element (as Toronto's does).
+
+XML 1.0 cannot hold most control characters at all, and ElementTree writes them anyway: text is
+cleaned on the way out too, so one old description with a bell in it cannot make a whole list
+unparseable for every partner."""
 
 import json
 from xml.etree import ElementTree as ET
 
 from django.http import HttpResponse
+
+from gridcity.lib.text import strip_control
 
 # The element name of one item of a list-valued field, in XML.
 LIST_ITEM = {
@@ -24,7 +30,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return strip_control(str(value))
 
 
 def _fill(el: ET.Element, value) -> None:

@@ -1,16 +1,22 @@
 """What GridCity's categories, cases and events look like in GeoReport v2: plain dicts that
 `render` writes as XML or JSON.
 
+Anyone may read requests and updates, so by default they carry what the citizen's lookup shows
+(`gridcity.cases.public`): the public status label and the public steps, never a note or a
+person. A partner whose key may see internal detail (`ApiKey.may_see_internal`) gets the notes,
+who wrote them and the internal workflow status as well (`internal=True`).
+
 service_code scheme: `<kind>-<code>`, e.g. `matter-06042` or `component-01002`. The kind is
 part of the key because components (部件) and matters (事件) share five-digit codes; a hyphen
 instead of the API's colon keeps the code safe in a URL path on every client."""
 
 from django.core.files.storage import default_storage
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from gridcity.cases.models import TERMINAL, Attachment, AttachmentKind, Case, CaseEvent, Status
 from gridcity.cases.presenters import ACTION_LABELS
+from gridcity.cases.public import PUBLIC_ACTIONS, public_events, public_status_label
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category, CategoryKind
 
@@ -109,26 +115,42 @@ def status_filter(statuses: set[str]) -> Q:
     return Q()
 
 
-def with_request_fields(qs: QuerySet) -> QuerySet:
-    """One query for a page of requests: the last note and change and the first photo come
-    from subqueries instead of one query per case."""
+def with_request_fields(
+    qs: QuerySet, *, extensions: bool = False, internal: bool = False
+) -> QuerySet:
+    """One query for a page of requests: the last change and the first photo (and, for an
+    internal reader, the last note) come from subqueries instead of one query per case; with
+    `extensions`, the steps the reader may see come in one more query."""
     events = CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-at", "-pk")
     photo = Attachment.objects.filter(case=OuterRef("pk"), kind=AttachmentKind.REPORT).order_by(
         "pk"
     )
-    return qs.select_related("category", "department", "cell").annotate(
-        last_note=Subquery(events.exclude(note="").values("note")[:1]),
+    qs = qs.select_related("category", "department", "cell").annotate(
         last_event_at=Subquery(events.values("at")[:1]),
         first_photo=Subquery(photo.values("public_file")[:1]),
     )
+    if internal:
+        qs = qs.annotate(last_note=Subquery(events.exclude(note="").values("note")[:1]))
+    if extensions:
+        steps = (
+            CaseEvent.objects.select_related("actor")
+            if internal
+            else public_events(CaseEvent.objects.only("case", "action", "at"))
+        )
+        qs = qs.prefetch_related(Prefetch("events", queryset=steps, to_attr="shown_events"))
+    return qs
 
 
-def request_out(case: Case, *, absolute, extensions: bool = False) -> dict:
-    """`absolute(path)` makes a media path into a full URL for this server."""
+def request_out(case: Case, *, absolute, extensions: bool = False, internal: bool = False) -> dict:
+    """`absolute(path)` makes a media path into a full URL for this server. `internal`: the
+    reader's key may see notes and staff (see the module's docstring)."""
     closed = is_closed(case.status)
-    notes = getattr(case, "last_note", None) or Status(case.status).label
-    if case.status == Status.MERGED and case.merged_into_id:
-        notes = f"{notes}（已合并）"
+    if internal:
+        notes = getattr(case, "last_note", None) or Status(case.status).label
+        if case.status == Status.MERGED and case.merged_into_id:
+            notes = f"{notes}（已合并）"
+    else:
+        notes = public_status_label(case.status)
     photo = getattr(case, "first_photo", None)
     body = {
         "service_request_id": case.number,
@@ -153,18 +175,33 @@ def request_out(case: Case, *, absolute, extensions: bool = False) -> dict:
         "media_url": absolute(default_storage.url(photo)) if photo else None,
     }
     if extensions:
-        body["extended_attributes"] = {
-            "workflow_status": case.status,
-            "workflow_status_label": str(Status(case.status).label),
-            "channel": case.channel,
-            "step": case.step or None,
-            "step_deadline": w3c(case.step_deadline),
-            "is_urgent": case.is_urgent,
-            "supervision_level": case.supervision_level,
-            "area_path": case.area_path or None,
-        }
-        body["notes"] = [note_out(e) for e in case.events.all()]
+        events = getattr(case, "shown_events", None)
+        if events is None:
+            events = case.events.all() if internal else public_events(case.events.all())
+        if internal:
+            body["extended_attributes"] = {
+                "status_label": public_status_label(case.status),
+                "workflow_status": case.status,
+                "workflow_status_label": str(Status(case.status).label),
+                "channel": case.channel,
+                "step": case.step or None,
+                "step_deadline": w3c(case.step_deadline),
+                "is_urgent": case.is_urgent,
+                "supervision_level": case.supervision_level,
+                "area_path": case.area_path or None,
+            }
+            body["notes"] = [note_out(e) for e in events]
+        else:
+            body["extended_attributes"] = {
+                "status_label": public_status_label(case.status),
+                "channel": case.channel,
+            }
+            body["notes"] = [public_note_out(e) for e in events]
     return body
+
+
+def public_note_out(e: CaseEvent) -> dict:
+    return {"datetime": w3c(e.at), "summary": str(PUBLIC_ACTIONS[e.action]), "type": e.action}
 
 
 def note_out(e: CaseEvent) -> dict:
@@ -174,20 +211,34 @@ def note_out(e: CaseEvent) -> dict:
         "description": e.note or None,
         "type": e.action,
         "status": e.to_status or None,
+        "actor": str(e.actor) if e.actor_id else None,
     }
 
 
-def update_out(e: CaseEvent) -> dict:
+def update_out(e: CaseEvent, *, internal: bool = False) -> dict:
+    """One change. The public get only the public steps (`public_events`), each with its
+    public label and the public status after it."""
     status = e.to_status or e.case.status
-    return {
+    body = {
         "update_id": str(e.pk),
         "service_request_id": e.case.number,
         "status": "closed" if is_closed(status) else "open",
         "updated_datetime": w3c(e.at),
-        "description": e.note or str(ACTION_LABELS.get(e.action, e.action)),
-        "extended_attributes": {
-            "action": e.action,
-            "workflow_status": status,
-            "agency_responsible": e.department.name if e.department_id else None,
-        },
     }
+    if not internal:
+        body["description"] = str(PUBLIC_ACTIONS[e.action])
+        body["extended_attributes"] = {
+            "action": e.action,
+            "status_label": public_status_label(status),
+            "agency_responsible": e.department.name if e.department_id else None,
+        }
+        return body
+    body["description"] = e.note or str(ACTION_LABELS.get(e.action, e.action))
+    body["extended_attributes"] = {
+        "action": e.action,
+        "status_label": public_status_label(status),
+        "workflow_status": status,
+        "agency_responsible": e.department.name if e.department_id else None,
+        "actor": str(e.actor) if e.actor_id else None,
+    }
+    return body

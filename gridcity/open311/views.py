@@ -5,11 +5,9 @@ Every bad input is a 4xx in the GeoReport error shape, never a 500. An empty opt
 parameter is treated as absent, as several city clients send `?service_code=&status=`."""
 
 import math
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.http import HttpRequest, HttpResponse
@@ -20,8 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from gridcity.cases.actions import ReportInput, do_report_case
 from gridcity.cases.errors import CaseError, InvalidInput
 from gridcity.cases.models import Case, CaseEvent, Channel
+from gridcity.cases.public import public_events
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.bounds import EARLIEST_DATE, LATEST_DATE
+from gridcity.lib.clientip import client_ip
 from gridcity.lib.coords import validate_lonlat
+from gridcity.lib.ratelimit import hit, per_address
+from gridcity.lib.text import clean_text
 from gridcity.open311 import services as s
 from gridcity.open311.keys import authenticate_key
 from gridcity.open311.render import error, respond
@@ -31,8 +34,10 @@ MAX_WINDOW = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
 MAX_DESCRIPTION = 4000
 DEFAULT_RATE_LIMITS = {
-    # (requests, seconds) in a fixed window.
+    # (requests, seconds), sliding. A valid api_key has its own quota wherever it calls from;
+    # a request without one, or with a wrong one, counts against its client address.
     "read_per_ip": (600, 60),
+    "read_per_key": (3000, 60),
     "write_per_ip": (30, 60),
     "write_per_key": (300, 60),
 }
@@ -53,10 +58,9 @@ def _param(request: HttpRequest, name: str) -> str | None:
         raw = request.GET.get(name)
     if raw is None:
         return None
-    raw = raw.strip()
     if "\x00" in raw:
         raise BadRequest(f"{name}: contains a NUL character")
-    return raw or None
+    return clean_text(raw, multiline=True) or None
 
 
 def _all_params(request: HttpRequest):
@@ -65,30 +69,26 @@ def _all_params(request: HttpRequest):
             yield key, source.getlist(key)
 
 
-def _rate_limit(bucket: str, ident: str) -> None:
+def _rate_limit(request: HttpRequest) -> None:
+    """The key first: a partner's valid key is counted on its own, so wrong keys sent from the
+    same address (or anywhere) never use up its quota. Without a valid key, the client address.
+    The key found is kept on the request as `open311_key` (None without a valid one)."""
+    raw = _param(request, "api_key") or request.headers.get("X-Api-Key", "")
+    key = request.open311_key = authenticate_key(raw) if raw else None
+    verb = "write" if request.method == "POST" else "read"
+    if key is not None:
+        bucket, identity = f"{verb}_per_key", str(key.pk)
+    else:
+        bucket, identity = f"{verb}_per_ip", per_address(client_ip(request))
     limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "GRIDCITY_OPEN311_RATE_LIMITS", {})}
-    limit = limits.get(bucket)
-    if not limit or not limit[0]:
-        return
-    count, seconds = limit
-    window = int(time.time() // seconds)
-    key = f"open311:rl:{bucket}:{ident}:{window}"
-    cache.add(key, 0, seconds + 1)
-    try:
-        n = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, seconds + 1)
-        n = 1
-    if n > count:
-        retry = int(seconds - time.time() % seconds) + 1
+    rate = limits.get(bucket)
+    verdict = hit(f"open311:{bucket}", identity, rate)
+    if not verdict.allowed:
         raise BadRequest(
-            f"rate limit exceeded: {count} requests per {seconds} s", 429, {"Retry-After": retry}
+            f"rate limit exceeded: {rate[0]} requests per {rate[1]} s",
+            429,
+            {"Retry-After": str(verdict.retry_after)},
         )
-
-
-def _client_ip(request: HttpRequest) -> str:
-    # Behind a reverse proxy set REMOTE_ADDR from the proxy's header in the proxy itself.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def _jurisdiction(request: HttpRequest) -> Area | None:
@@ -102,12 +102,12 @@ def _jurisdiction(request: HttpRequest) -> Area | None:
 
 
 def _endpoint(view):
-    """Common frame: rate limit by client address, turn BadRequest into a GeoReport error."""
+    """Common frame: rate limit by key or client address, turn BadRequest into a GeoReport
+    error."""
 
     def wrapped(request: HttpRequest, fmt: str, **kwargs) -> HttpResponse:
         try:
-            bucket = "write_per_ip" if request.method == "POST" else "read_per_ip"
-            _rate_limit(bucket, _client_ip(request))
+            _rate_limit(request)
             return view(request, fmt, **kwargs)
         except BadRequest as exc:
             return error(fmt, exc.status, exc.description, exc.headers)
@@ -115,6 +115,12 @@ def _endpoint(view):
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def _internal(request: HttpRequest) -> bool:
+    """Notes and staff only for a partner whose key the administrator allowed to see them."""
+    key = getattr(request, "open311_key", None)
+    return bool(key is not None and key.may_see_internal)
 
 
 def _absolute(request: HttpRequest):
@@ -191,8 +197,8 @@ def _parse_w3c(name: str, raw: str) -> datetime:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:
         raise BadRequest(f"{name}: not a W3C datetime, e.g. 2024-05-01T08:00:00+08:00") from exc
-    if not 1900 <= dt.year <= 9000:
-        raise BadRequest(f"{name}: year out of range (1900–9000)")
+    if not EARLIEST_DATE <= dt.date() <= LATEST_DATE:
+        raise BadRequest(f"{name}: out of range ({EARLIEST_DATE} to {LATEST_DATE})")
     if timezone.is_naive(dt):
         dt = timezone.make_aware(dt, timezone.get_current_timezone())
     return dt
@@ -277,12 +283,13 @@ def _list_requests(request: HttpRequest, fmt: str) -> HttpResponse:
             qs = qs.filter(s.status_filter(wanted))
         start, end = _window(request)
         qs = qs.filter(reported_at__gte=start, reported_at__lte=end)
-    qs = s.with_request_fields(qs).order_by("-reported_at", "-pk")
-    if extensions:
-        qs = qs.prefetch_related("events")
-    rows = qs[(page - 1) * size : page * size]
+    internal = _internal(request)
+    qs = s.with_request_fields(qs, extensions=extensions, internal=internal)
+    rows = qs.order_by("-reported_at", "-pk")[(page - 1) * size : page * size]
     absolute = _absolute(request)
-    body = [s.request_out(c, absolute=absolute, extensions=extensions) for c in rows]
+    body = [
+        s.request_out(c, absolute=absolute, extensions=extensions, internal=internal) for c in rows
+    ]
     return respond(fmt, "service_requests", "request", body)
 
 
@@ -294,13 +301,13 @@ def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpRespo
     qs = Case.objects.filter(number=request_id[:20])
     if area is not None:
         qs = qs.filter(area_path__startswith=area.path)
-    qs = s.with_request_fields(qs)
-    if extensions:
-        qs = qs.prefetch_related("events")
-    case = qs.first()
+    internal = _internal(request)
+    case = s.with_request_fields(qs, extensions=extensions, internal=internal).first()
     if case is None:
         raise BadRequest(f"service_request_id {request_id[:50]} not found", 404)
-    body = [s.request_out(case, absolute=_absolute(request), extensions=extensions)]
+    body = [
+        s.request_out(case, absolute=_absolute(request), extensions=extensions, internal=internal)
+    ]
     return respond(fmt, "service_requests", "request", body)
 
 
@@ -314,18 +321,20 @@ def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
 @require_GET
 @_endpoint
 def request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
-    """Extension for synchronising: every recorded change (CaseEvent) in the window, oldest
-    first, so a client can page through and keep the last `updated_datetime` as its mark."""
+    """Extension for synchronising: every public step of a case (every recorded change, for a
+    key that may see internal detail) in the window, oldest first, so a client can page through
+    and keep the last `updated_datetime` as its mark."""
     area = _jurisdiction(request)
     page, size = _page(request)
     start, end = _window(request, default_days=1)
+    internal = _internal(request)
     qs = CaseEvent.objects.filter(at__gte=start, at__lte=end).select_related("case", "department")
+    qs = qs.select_related("actor") if internal else public_events(qs)
     if area is not None:
         qs = qs.filter(case__area_path__startswith=area.path)
     rows = qs.order_by("at", "pk")[(page - 1) * size : page * size]
-    return respond(
-        fmt, "service_request_updates", "request_update", [s.update_out(e) for e in rows]
-    )
+    body = [s.update_out(e, internal=internal) for e in rows]
+    return respond(fmt, "service_request_updates", "request_update", body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,9 +364,9 @@ def _attributes(request: HttpRequest) -> dict[str, str | list[str]]:
         code = inner[:-2] if multi else inner
         if not code or "[" in code or "]" in code or len(code) > 50:
             raise BadRequest(f"{key[:60]}: not a valid attribute name")
-        values = [v.strip() for v in values if v.strip()]
         if any("\x00" in v for v in values):
             raise BadRequest(f"{key[:60]}: contains a NUL character")
+        values = [v for v in map(clean_text, values) if v]
         if not values:
             continue
         if multi:
@@ -368,10 +377,9 @@ def _attributes(request: HttpRequest) -> dict[str, str | list[str]]:
 
 
 def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
-    key = authenticate_key(_param(request, "api_key") or request.headers.get("X-Api-Key", ""))
+    key = request.open311_key
     if key is None:
         raise BadRequest("api_key missing or invalid", 403)
-    _rate_limit("write_per_key", str(key.pk))
     _jurisdiction(request)
     code = _param(request, "service_code")
     if code is None:

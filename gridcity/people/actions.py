@@ -27,6 +27,7 @@ from gridcity.cases.models import Channel
 from gridcity.cases.photos import check_photos
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
+from gridcity.lib.text import clean_text
 from gridcity.people import track
 from gridcity.people.models import (
     ActivityKind,
@@ -568,7 +569,9 @@ def _require(user: User, roles: set[str], message: str) -> None:
 
 
 def _clean_text(value: str, limit: int, label: str, name: str, *, required: bool = False) -> str:
-    value = (value or "").strip()
+    # Names, titles and places (up to 200 characters) are one line; tasks, reasons and the
+    # village rules are paragraphs and keep their line breaks.
+    value = clean_text(value, multiline=limit > 200)
     if required and not value:
         raise InvalidInput(f"请填写{label}", field=name)
     if len(value) > limit:

@@ -2,10 +2,13 @@
 fixes in batches (idempotent by sequence number), end."""
 
 from datetime import datetime
+from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
+from pydantic import AfterValidator
 
+from gridcity.lib.bounds import check_date
 from gridcity.people.actions import (
     MAX_POINTS_PER_BATCH,
     PointIn,
@@ -18,14 +21,18 @@ from gridcity.people.models import Patrol
 router = Router(tags=["队伍与包联"])
 
 
+# A phone's clock can be anything; year 1 or 9999 would overflow once moved to local time.
+Moment = Annotated[datetime, AfterValidator(check_date)]
+
+
 class StartIn(Schema):
     key: str = Field(..., min_length=1, max_length=64, description="手机生成的巡查标识（UUID）")
-    started_at: datetime | None = None
+    started_at: Moment | None = None
 
 
 class PointSchema(Schema):
     seq: int = Field(..., ge=0, description="本次巡查内的序号，从 0 起，重发时不变")
-    t: datetime
+    t: Moment
     lon: float
     lat: float
     accuracy: float | None = None
@@ -36,7 +43,7 @@ class PointsIn(Schema):
 
 
 class EndIn(Schema):
-    ended_at: datetime | None = None
+    ended_at: Moment | None = None
 
 
 def patrol_json(p: Patrol) -> dict:

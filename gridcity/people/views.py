@@ -25,6 +25,7 @@ from gridcity.cases.actions import effective_role
 from gridcity.cases.errors import CaseError, Forbidden, InvalidInput
 from gridcity.cases.models import OPEN, Case, Status
 from gridcity.grids.models import Area, AreaLevel, Beat
+from gridcity.lib.bounds import check_date, date_or_none
 from gridcity.people import track
 from gridcity.people.actions import (
     ASSESSOR_ROLES,
@@ -185,10 +186,7 @@ def patrol_page(request: HttpRequest) -> HttpResponse:
 @role_required(SUPERVISORS)
 def patrol_board(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    try:
-        day = date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
-    except ValueError:
-        day = today
+    day = date_or_none(request.GET.get("date")) or today
     days = _int(request.GET.get("days"), 3, 1, 60)
     beats = sorted(Beat.objects.select_related("manager"), key=lambda b: natural_key(b.code))
     beat = next((b for b in beats if b.code == request.GET.get("beat")), None)
@@ -266,7 +264,7 @@ def patrol_board(request: HttpRequest) -> HttpResponse:
 def _month(request: HttpRequest) -> date:
     try:
         y, m = (int(x) for x in request.GET.get("month", "").split("-"))
-        return date(y, m, 1)
+        return check_date(date(y, m, 1))
     except (ValueError, TypeError):
         return timezone.localdate().replace(day=1)
 
@@ -627,10 +625,7 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             )
         photos = [(f.name, f.read()) for f in request.FILES.getlist("photos")[:9]]
-        try:
-            visited_on = date.fromisoformat(values["visited_on"])
-        except ValueError:
-            visited_on = None
+        visited_on = date_or_none(values["visited_on"])
         try:
             if visited_on is None:
                 raise CaseError("请填写走访日期", field="visited_on")

@@ -16,6 +16,7 @@ from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.models import Case, Status
 from gridcity.cases.scope import visible_to
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.text import clean_text
 from gridcity.publicity.models import (
     ACTIVE_STATES,
     Exposure,
@@ -49,7 +50,7 @@ def community_of(case: Case) -> Area | None:
 
 
 def _clean_text(title: str, text: str) -> tuple[str, str]:
-    title, text = (title or "").strip(), (text or "").strip()
+    title, text = clean_text(title), clean_text(text, multiline=True)
     if not title:
         raise InvalidInput("请填写标题", field="title")
     if len(title) > 100:

@@ -24,6 +24,7 @@ from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Attachment, Case
 from gridcity.cases.scope import visible_to
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.bounds import date_or_none
 from gridcity.publicity import actions
 from gridcity.publicity.figures import local_midnight
 from gridcity.publicity.models import Exposure, ExposureKind, ExposureState, Tone
@@ -54,10 +55,7 @@ def _with_cases(qs: QuerySet[Exposure]) -> QuerySet[Exposure]:
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return date_or_none(value)
 
 
 def _row_context(request: HttpRequest, exposure: Exposure, error: str = "") -> dict:

@@ -27,6 +27,7 @@ from gridcity.cases.errors import CaseError, InvalidInput
 from gridcity.cases.models import OPEN, Case
 from gridcity.grids.actions import locate
 from gridcity.grids.models import Component
+from gridcity.lib.bounds import check_date
 from gridcity.sensors import rules as R
 from gridcity.sensors.models import (
     Device,
@@ -145,7 +146,7 @@ def parse_time(raw) -> datetime | None:
         if not math.isfinite(raw):
             return None
         try:
-            return datetime.fromtimestamp(float(raw), tz=UTC)
+            return _in_range(datetime.fromtimestamp(float(raw), tz=UTC))
         except (OverflowError, OSError, ValueError):
             return None
     if not isinstance(raw, str) or not raw.strip():
@@ -156,6 +157,15 @@ def parse_time(raw) -> datetime | None:
         return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
+    return _in_range(t)
+
+
+def _in_range(t: datetime) -> datetime | None:
+    # Year 1 or 9999 overflows as soon as it is moved to local time or a window is taken.
+    try:
+        check_date(t.date())
+    except ValueError:
+        return None
     return t
 
 

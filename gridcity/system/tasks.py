@@ -28,3 +28,11 @@ def prune_history() -> str:
         finished_at__lt=cutoff, status__in=["SUCCESSFUL", "FAILED"]
     ).delete()
     return f"定时任务记录 {runs}，后台任务结果 {results}"
+
+
+@periodic(every=86400, name="prune-orphan-files", priority=-30)
+def prune_orphan_files_job() -> str:
+    """删除一天前写入、却没有任何记录引用的文件（进程在写入照片后、提交前被终止时留下）。"""
+    from gridcity.system.orphans import prune_orphan_files
+
+    return f"删除无引用文件 {len(prune_orphan_files(hours=24))} 个"

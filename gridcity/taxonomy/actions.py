@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from gridcity.lib.text import spreadsheet_cell
 from gridcity.lib.workcalendar import Clock, WorkCalendar, format_time_limit, parse_time_limit
 from gridcity.system import stamps
 from gridcity.taxonomy.models import CalendarDay, Category, CategoryKind, FilingCondition, StepLimit
@@ -230,7 +231,7 @@ def standards_rows() -> list[list[str]]:
 
 
 def export_standards(fmt: str) -> bytes:
-    rows = standards_rows()
+    rows = [[spreadsheet_cell(c) for c in row] for row in standards_rows()]
     if fmt == "csv":
         buf = io.StringIO()
         csv.writer(buf).writerows(rows)

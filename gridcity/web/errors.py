@@ -2,12 +2,19 @@
 
 Pages get the product's own 400/403/404/500 templates through Django's default views. Machines
 never get HTML: under /api/ an error is the API's JSON (`{"error": …, "field": null}`) and under
-/open311/ it is a GeoReport error list, in the format named by the path's suffix."""
+/open311/ it is a GeoReport error list, in the format named by the path's suffix. These views
+cover what Django answers through its handlers; `gridcity.middleware.MachineErrorsMiddleware`
+turns every other error under those paths (a 405, a debug page, a 500 written by a library)
+into the same shape."""
+
+from http import HTTPStatus
 
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
+from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 
@@ -17,24 +24,42 @@ from gridcity.open311.render import error as georeport_error
 # get the English descriptions that the rest of /open311/ uses.
 API_MESSAGES = {
     400: "请求无效",
+    401: "未登录或令牌无效",
     403: "无权执行此操作",
     404: "没有这个接口：{path}（接口文档见 /api/docs）",
+    405: "该接口不支持 {method} 请求",
+    413: "请求体过大：超过服务器允许的上限",
+    429: "请求过于频繁，请稍后再试",
     500: "服务器内部错误，请稍后重试；如果是提交，请先查询结果再重新提交",
+    503: "服务暂不可用，请稍后重试",
 }
 CSRF_API_MESSAGE = "CSRF 校验失败：请刷新页面后重试，或改用令牌认证"
 GEOREPORT_MESSAGES = {
     400: "bad request",
     403: "forbidden",
     404: "no such endpoint: {path} (see /open311/v2/discovery.json)",
+    405: "{method} is not allowed here",
+    413: "request entity too large",
     500: "internal server error, please try again later",
 }
+MACHINE_PREFIXES = ("/api/", "/open311/")
 
 
-def _machine_error(request: HttpRequest, status: int, message: str = "") -> HttpResponse | None:
+def is_machine_path(path: str) -> bool:
+    return path.startswith(MACHINE_PREFIXES)
+
+
+def _message(messages: dict[int, str], fallback: str, request: HttpRequest, status: int) -> str:
+    text = messages.get(status, fallback)
+    return text.format(path=request.path_info[:200], method=request.method or "")
+
+
+def machine_error(request: HttpRequest, status: int, message: str = "") -> HttpResponse | None:
     """The error in the API's or GeoReport's own format, or None for a page."""
     path = request.path_info
     if path.startswith("/api/"):
-        text = message or API_MESSAGES[status].format(path=path[:200])
+        fallback = f"请求失败（HTTP {status}）"
+        text = message or _message(API_MESSAGES, fallback, request, status)
         return JsonResponse(
             {"error": text, "field": None},
             status=status,
@@ -42,7 +67,11 @@ def _machine_error(request: HttpRequest, status: int, message: str = "") -> Http
         )
     if path.startswith("/open311/"):
         fmt = "xml" if path.endswith(".xml") else "json"
-        text = message or GEOREPORT_MESSAGES[status].format(path=path[:200])
+        try:
+            fallback = HTTPStatus(status).phrase.lower()
+        except ValueError:
+            fallback = f"HTTP {status}"
+        text = message or _message(GEOREPORT_MESSAGES, fallback, request, status)
         return georeport_error(fmt, status, text)
     return None
 
@@ -57,32 +86,38 @@ def _page_request(request: HttpRequest) -> HttpRequest:
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _machine_error(request, 400) or defaults.bad_request(_page_request(request), exception)
+    # Django reports a body over DATA_UPLOAD_MAX_MEMORY_SIZE that came without a length it could
+    # check first (chunked) as a bad request; a machine is told what it is.
+    status = 413 if isinstance(exception, RequestDataTooBig) else 400
+    return machine_error(request, status) or defaults.bad_request(_page_request(request), exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _machine_error(request, 403) or defaults.permission_denied(
+    return machine_error(request, 403) or defaults.permission_denied(
         _page_request(request), exception
     )
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _machine_error(request, 404) or defaults.page_not_found(
-        _page_request(request), exception
-    )
+    return machine_error(request, 404) or defaults.page_not_found(_page_request(request), exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # 500.html needs no context, no database and no URL reversing: whatever broke the request
-    # may be broken still.
-    return _machine_error(request, 500) or defaults.server_error(request)
+    # may be broken still. It gets only the nonce that lets its inline style and script run
+    # under the Content-Security-Policy.
+    response = machine_error(request, 500)
+    if response is not None:
+        return response
+    nonce = getattr(request, "csp_nonce", "")
+    return HttpResponseServerError(loader.get_template("500.html").render({"CSP_NONCE": nonce}))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """settings.CSRF_FAILURE_VIEW: the form was sent with a missing or stale token, almost always
     because the page stayed open across a login, a logout or a restart. Say so plainly and offer
     the page the form came from, freshly loaded."""
-    response = _machine_error(request, 403, CSRF_API_MESSAGE)
+    response = machine_error(request, 403, CSRF_API_MESSAGE)
     if response is not None:
         return response
     request = _page_request(request)

@@ -34,13 +34,16 @@ from gridcity.cases.models import (
     OPEN,
     AttachmentKind,
     Case,
-    CaseEvent,
     Channel,
     Status,
 )
 from gridcity.cases.presenters import ACTION_LABELS, traffic_light
+from gridcity.cases.public import public_events, public_status_label, public_timeline
+from gridcity.cases.reference import format_reference, normalize_reference
 from gridcity.cases.scope import visible_to
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.clientip import client_ip
+from gridcity.lib.ratelimit import Verdict, hit, per_address
 from gridcity.taxonomy.actions import get_calendar, resolve_category
 from gridcity.taxonomy.models import Category
 
@@ -170,7 +173,9 @@ class TaskForm(forms.Form):
 
 
 def _photos_from(request: HttpRequest, name: str = "photo") -> list[tuple[str, bytes]]:
-    return [(f.name, f.read()) for f in request.FILES.getlist(name)[:5]]
+    # Every file is passed on, so that too many is refused rather than cut short; the upload
+    # handler has already replaced each one over a limit with a stand-in the check refuses.
+    return [(f.name, f.read()) for f in request.FILES.getlist(name)]
 
 
 # Where an action's error goes on a form: its field name there, or the top of the form.
@@ -298,32 +303,65 @@ class PublicReportForm(forms.Form):
         return data
 
 
+# Anonymous citizens, per client address: (requests, seconds), sliding;
+# GRIDCITY_PUBLIC_RATE_LIMITS overrides.
+PUBLIC_RATE_LIMITS = {"report_per_ip": (5, 600), "lookup_per_ip": (30, 600)}
+
+
+def _public_limit(request: HttpRequest, bucket: str) -> tuple[Verdict, tuple[int, int]]:
+    limits = {**PUBLIC_RATE_LIMITS, **getattr(settings, "GRIDCITY_PUBLIC_RATE_LIMITS", {})}
+    rate = limits[bucket]
+    return hit(f"public:{bucket}", per_address(client_ip(request)), rate), rate
+
+
+def _limit_figures(verdict: Verdict, rate: tuple[int, int]) -> dict[str, int]:
+    return {
+        "count": rate[0],
+        "minutes": max(1, math.ceil(rate[1] / 60)),
+        "wait": max(1, math.ceil(verdict.retry_after / 60)),
+    }
+
+
 def public_home(request: HttpRequest) -> HttpResponse:
     form = PublicReportForm(request.POST or None, initial={"key": uuid.uuid4().hex})
     photo_error = ""
+    limited = None
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        inp = ReportInput(
-            category=d["category"],
-            channel=Channel.CITIZEN,
-            lon=d["lon"],
-            lat=d["lat"] if d["lon"] is not None else None,
-            address=d["address"],
-            description=d["description"],
-            reporter_name=d["reporter_name"],
-            reporter_phone=d["reporter_phone"],
-            photos=_photos_from(request),
-        )
-        try:
-            result = do_report_case(inp, acting_user=None, idempotency_key=d["key"] or None)
-        except CaseError as exc:
-            if (exc.field or "").startswith("photos"):
-                photo_error = exc.message
-            else:
-                _add_case_error(form, exc, {"lon": "address", "lat": "address"})
+        verdict, rate = _public_limit(request, "report_per_ip")
+        if not verdict.allowed:
+            limited = verdict
+            form.add_error(
+                None,
+                _(
+                    "提交过于频繁：同一网络 %(minutes)s 分钟内最多可上报 %(count)s 件问题。"
+                    "请约 %(wait)s 分钟后再提交；紧急情况请拨打 110 / 119 / 120。"
+                )
+                % _limit_figures(verdict, rate),
+            )
         else:
-            return redirect(f"{reverse('web:public_lookup')}?number={result.case.number}&new=1")
-    return render(
+            d = form.cleaned_data
+            inp = ReportInput(
+                category=d["category"],
+                channel=Channel.CITIZEN,
+                lon=d["lon"],
+                lat=d["lat"] if d["lon"] is not None else None,
+                address=d["address"],
+                description=d["description"],
+                reporter_name=d["reporter_name"],
+                reporter_phone=d["reporter_phone"],
+                photos=_photos_from(request),
+            )
+            try:
+                result = do_report_case(inp, acting_user=None, idempotency_key=d["key"] or None)
+            except CaseError as exc:
+                if (exc.field or "").startswith("photos"):
+                    photo_error = exc.message
+                else:
+                    _add_case_error(form, exc, {"lon": "address", "lat": "address"})
+            else:
+                ref = result.case.public_reference
+                return redirect(f"{reverse('web:public_lookup')}?ref={ref}&new=1")
+    response = render(
         request,
         "web/public/home.html",
         {
@@ -333,43 +371,45 @@ def public_home(request: HttpRequest) -> HttpResponse:
             "photo_error": photo_error,
             "map": map_settings(),
         },
-        status=422 if request.method == "POST" else 200,
+        status=429 if limited else 422 if request.method == "POST" else 200,
     )
-
-
-# What the public may learn of each step: a label and a time, nothing about people.
-PUBLIC_ACTIONS = {
-    "report": gettext_lazy("收到上报"),
-    "link_report": gettext_lazy("收到同一问题的其他上报"),
-    "verify": gettext_lazy("现场核实"),
-    "file": gettext_lazy("立案"),
-    "dispatch": gettext_lazy("派遣至责任部门"),
-    "sign": gettext_lazy("部门签收"),
-    "report_back": gettext_lazy("处置完成"),
-    "check_pass": gettext_lazy("现场核查通过"),
-    "check_fail": gettext_lazy("核查未通过，重新处置"),
-    "approve_extension": gettext_lazy("批准延期处置"),
-    "approve_hold": gettext_lazy("暂缓处置"),
-    "resume": gettext_lazy("恢复处置"),
-    "close": gettext_lazy("结案"),
-    "void": gettext_lazy("不予立案"),
-    "merge": gettext_lazy("并入同一问题的案件"),
-}
+    if limited:
+        response["Retry-After"] = str(limited.retry_after)
+    return response
 
 
 def public_lookup(request: HttpRequest) -> HttpResponse:
-    number = (request.GET.get("number") or "").strip()[:20]
+    """By the case's public reference only: the internal number is a sequence anyone could
+    count through. A link or bookmark from before still sends `number=`: it is read as what the
+    citizen typed and answered like any reference that is not found."""
+    typed = (request.GET.get("ref") or request.GET.get("number") or "").strip()[:40]
     case = None
     error = ""
-    if number:
-        case = Case.objects.select_related("category").filter(number=number).first()
-        if case is None:
-            error = _("未找到该编号的案件，请核对后重试")
-    context = {"number": number, "error": error, "case": case, "new": bool(request.GET.get("new"))}
+    limited = None
+    if typed:
+        verdict, rate = _public_limit(request, "lookup_per_ip")
+        if not verdict.allowed:
+            limited = verdict
+            error = _(
+                "查询过于频繁：同一网络 %(minutes)s 分钟内最多可查询 %(count)s 次。"
+                "请约 %(wait)s 分钟后再试。"
+            ) % _limit_figures(verdict, rate)
+        else:
+            ref = normalize_reference(typed)
+            if ref:
+                case = Case.objects.select_related("category").filter(public_reference=ref).first()
+            if case is None:
+                error = _(
+                    "未找到该查询码对应的案件。请核对提交成功时得到的 10 位查询码"
+                    "（案件编号不能用于查询）。"
+                )
+    context = {"ref": typed, "error": error, "case": case, "new": bool(request.GET.get("new"))}
     if case is not None:
-        events = CaseEvent.objects.filter(case=case, action__in=PUBLIC_ACTIONS).only("action", "at")
-        context["timeline"] = [{"label": PUBLIC_ACTIONS[e.action], "at": e.at} for e in events]
-        context["status_label"] = Status(case.status).label
+        context["reference"] = format_reference(case.public_reference)
+        # What the public may learn: a label and a time per step, nothing about people.
+        events = public_events(case.events.only("action", "at"))
+        context["timeline"] = public_timeline(events)
+        context["status_label"] = public_status_label(case.status)
         # Only the stripped copies, and only of the report and the fix.
         context["photos"] = [
             a.public_file.url
@@ -378,7 +418,10 @@ def public_lookup(request: HttpRequest) -> HttpResponse:
             ).only("public_file", "kind")
             if a.public_file
         ]
-    return render(request, "web/public/lookup.html", context)
+    response = render(request, "web/public/lookup.html", context, status=429 if limited else 200)
+    if limited:
+        response["Retry-After"] = str(limited.retry_after)
+    return response
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from gridcity.cases.models import (
     SupervisionOrder,
 )
 from gridcity.cases.presenters import ACTION_LABELS, traffic_light
+from gridcity.cases.reference import format_reference
 from gridcity.cases.scope import visible_to
 from gridcity.cases.workflow import BY_ACTION, STEP_LABELS, allowed_actions
 from gridcity.grids.actions import beat_manager_for_cell, cells_in_bbox
@@ -423,10 +424,14 @@ def hotline_new(request: HttpRequest) -> HttpResponse:
                 general = exc.message
         else:
             case = result.case
+            # The caller is told the reference: it is what /public/lookup/ asks for.
+            said = {"n": case.number, "ref": format_reference(case.public_reference)}
             if result.linked_to_existing:
-                messages.info(request, _("与已有案件重复，已并入案件 %(n)s") % {"n": case.number})
+                messages.info(
+                    request, _("与已有案件重复，已并入案件 %(n)s；市民查询码 %(ref)s") % said
+                )
             else:
-                messages.success(request, _("已登记热线案件 %(n)s") % {"n": case.number})
+                messages.success(request, _("已登记热线案件 %(n)s；市民查询码 %(ref)s") % said)
             return redirect("web:case_detail", number=case.number)
     categories = Category.objects.filter(is_active=True).order_by("-kind", "major_code", "code")
     groups: dict[str, list] = {}

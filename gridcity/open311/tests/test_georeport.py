@@ -6,6 +6,8 @@ import json
 import pytest
 
 from gridcity.cases.models import Case, Channel, Report
+from gridcity.open311.keys import do_create_api_key
+from gridcity.open311.models import ApiKey
 from gridcity.open311.tests.conftest import (
     DATA,
     GARBAGE,
@@ -326,16 +328,25 @@ def test_status_agency_and_notes_follow_the_workflow(client, city):
     body = client.get(f"/open311/v2/requests/{case.number}.json").json()[0]
     assert set(sample_json("chicago_open311_requests_fixture.json")[0]) - {"address"} <= set(body)
     assert body["agency_responsible"] == "环境卫生科室"
-    assert body["status_notes"] == "按责任规则自动派遣"
+    # The public read the public status label; the note is for a key allowed to see it.
+    assert body["status_notes"] == "已派遣"
     assert body["expected_datetime"]
     extended = client.get(
         f"/open311/v2/requests/{case.number}.json", {"extensions": "true"}
     ).json()[0]
-    assert extended["extended_attributes"]["workflow_status"] == "dispatched"
+    assert extended["extended_attributes"]["status_label"] == "已派遣"
     assert [n["type"] for n in extended["notes"]] == ["report", "file", "dispatch"]
     check(extended, "Request")
     x = client.get(f"/open311/v2/requests/{case.number}.xml", {"extensions": "true"})
     assert b"<notes><note>" in x.content
+    key = do_create_api_key("区社会治理中心")
+    ApiKey.objects.filter(name="区社会治理中心").update(may_see_internal=True)
+    internal = client.get(
+        f"/open311/v2/requests/{case.number}.json", {"extensions": "true", "api_key": key}
+    ).json()[0]
+    assert internal["status_notes"] == "按责任规则自动派遣"
+    assert internal["extended_attributes"]["workflow_status"] == "dispatched"
+    check(internal, "Request")
 
 
 def test_jurisdiction_selects_a_district(client, post, city):
@@ -369,8 +380,11 @@ def test_posts_are_rate_limited_per_key_and_per_address(post, city, settings):
     assert r.status_code == 429
     assert r.json()[0]["code"] == 429
     assert int(r["Retry-After"]) >= 1
-    settings.GRIDCITY_OPEN311_RATE_LIMITS = {"write_per_key": (100, 60), "write_per_ip": (3, 60)}
-    assert post(lat="30.2447").status_code == 429
+    # Without a valid key the address is counted; a valid key has its own quota.
+    settings.GRIDCITY_OPEN311_RATE_LIMITS = {"write_per_key": (100, 60), "write_per_ip": (1, 60)}
+    assert post(key="wrong").status_code == 403
+    assert post(key="wrong").status_code == 429
+    assert post(lat="30.2447").status_code == 200
 
 
 def test_reads_are_rate_limited_per_address(client, city, settings):

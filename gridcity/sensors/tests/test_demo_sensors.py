@@ -104,7 +104,8 @@ def test_a_water_gauge_that_stopped_reporting_is_silent(demo):
 
 @pytest.mark.django_db
 def test_the_sensor_pages_render_the_demo_for_the_leader(demo, client):
-    client.login(username="leader", password="demo12345")
+    signed_in = client.post("/login/", {"username": "leader", "password": "demo12345"})
+    assert signed_in.status_code == 302
     r = client.get("/sensors/")
     assert r.status_code == 200
     html = r.content.decode()

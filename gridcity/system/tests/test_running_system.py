@@ -215,6 +215,8 @@ def test_production_settings_behind_gunicorn_serve_hashed_compressed_static_file
         "GRIDCITY_STATIC_MANIFEST": "1",
     }
     env.pop("GRIDCITY_DATABASE_URL", None)
+    # Set by the browser tests for their own process; production's deploy check refuses it.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     port = free_port()
     env["GRIDCITY_BIND"] = f"127.0.0.1:{port}"
     check = subprocess.run(

@@ -24,6 +24,7 @@ JOB_NAMES = {
     "purge-readings",
     "refresh-evaluation",
     "prune-history",
+    "prune-orphan-files",
 }
 
 

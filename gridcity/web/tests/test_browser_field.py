@@ -138,10 +138,10 @@ def test_a_citizen_reports_from_the_public_page(browser, live_server, tmp_path):
     page.fill("#id_description", "小区门口遛狗不牵绳")
     shot(page, "public-360")
     page.click("button[type=submit].primary")
-    page.wait_for_selector(".case-number")
+    page.wait_for_selector(".case-reference")
     case = Case.objects.get()
     assert case.category.name == "遛狗不牵绳"
-    assert page.inner_text(".case-number") == case.number
+    assert page.inner_text(".case-reference").replace("-", "") == case.public_reference
     shot(page, "public-lookup-360")
     page.set_viewport_size({"width": 1920, "height": 1080})
     shot(page, "public-lookup-1920")

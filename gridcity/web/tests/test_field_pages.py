@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from gridcity.cases.actions import ReportInput, TransitionInput, do_report_case, do_transition_case
 from gridcity.cases.models import Case, Channel, Status
+from gridcity.cases.reference import format_reference
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import EAST, MID_LAT, NORTH, SOUTH, WEST, build_city, tiny_jpeg
 
@@ -186,7 +187,7 @@ def public_post(client, **overrides):
 
 
 @pytest.mark.django_db
-def test_a_citizen_reports_without_login_and_gets_the_case_number(client, city):
+def test_a_citizen_reports_without_login_and_gets_a_public_reference(client, city):
     r = public_post(client)
     assert r.status_code == 302
     case = Case.objects.get()
@@ -195,7 +196,7 @@ def test_a_citizen_reports_without_login_and_gets_the_case_number(client, city):
     assert case.reporter_phone == "13800001234"
     r = client.get(r["Location"])
     body = r.content.decode()
-    assert case.number in body and "提交成功" in body
+    assert format_reference(case.public_reference) in body and "提交成功" in body
     # Sending the same form twice (a double tap) makes one case.
     public_post(client)
     assert Case.objects.count() == 1
@@ -223,7 +224,7 @@ def test_the_public_lookup_shows_no_people_and_only_clean_photos(client, city):
     do_transition_case(case, "file", acting_user=city.people["intake"])
     do_transition_case(case, "dispatch", acting_user=city.people["dispatcher"])
     client.logout()
-    body = client.get(f"/public/lookup/?number={case.number}").content.decode()
+    body = client.get(f"/public/lookup/?ref={case.public_reference}").content.decode()
     assert "现场核实" in body and "派遣至责任部门" in body
     for secret in [
         "王大妈",
@@ -242,9 +243,9 @@ def test_the_public_lookup_shows_no_people_and_only_clean_photos(client, city):
 
 
 @pytest.mark.django_db
-def test_the_public_lookup_of_an_unknown_number_says_so(client, city):
-    body = client.get("/public/lookup/?number=19990101000001").content.decode()
-    assert "未找到该编号的案件" in body
+def test_the_public_lookup_of_an_unknown_reference_says_so(client, city):
+    body = client.get("/public/lookup/?ref=7KQ2M-X9T4B").content.decode()
+    assert "未找到该查询码对应的案件" in body
 
 
 # --- the map ---------------------------------------------------------------------------------

@@ -2,6 +2,14 @@
    day's tracks; distrusted fixes as red dots. */
 (function () {
   "use strict";
+
+  // Tooltips and labels are built as text nodes: Leaflet puts a string in as HTML, and a name
+  // (an area's, a device's, a case's) comes from the database or from an import file.
+  function textEl(s) {
+    var el = document.createElement("span");
+    el.textContent = s;
+    return el;
+  }
   window.addEventListener("load", function () {
     var el = document.getElementById("board-map");
     if (!el || typeof L === "undefined") { return; }
@@ -13,7 +21,7 @@
         var fill = f.properties.visited ? "#9fd8ae" : (f.properties.stale ? "#f7c57a" : "#f2f5f8");
         return { color: "#7d8fa3", weight: 1, fillOpacity: 0.7, fillColor: fill };
       },
-      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.code); }
+      onEachFeature: function (f, layer) { layer.bindTooltip(textEl(f.properties.code)); }
     });
     var colours = ["#0b5cad", "#7b2cbf", "#00838f", "#ad1457", "#2e7d32"];
     // The view must be set before any vector layer is added: the renderer needs its bounds.
@@ -21,11 +29,11 @@
     var bounds = cells.getBounds();
     data.tracks.forEach(function (t, i) {
       if (t.line.length) {
-        var line = L.polyline(t.line, { color: colours[i % colours.length], weight: 4 }).bindTooltip(t.name);
+        var line = L.polyline(t.line, { color: colours[i % colours.length], weight: 4 }).bindTooltip(textEl(t.name));
         layers.push(line);
         bounds = bounds.isValid() ? bounds.extend(line.getBounds()) : line.getBounds();
       }
-      t.flagged.forEach(function (p) { layers.push(L.circleMarker(p, { radius: 5, color: "#d23a2c" }).bindTooltip("异常点，未计入")); });
+      t.flagged.forEach(function (p) { layers.push(L.circleMarker(p, { radius: 5, color: "#d23a2c" }).bindTooltip(textEl("异常点，未计入"))); });
     });
     if (bounds.isValid()) { map.fitBounds(bounds); } else if (data.extent) {
       map.fitBounds([[data.extent[1], data.extent[0]], [data.extent[3], data.extent[2]]]);

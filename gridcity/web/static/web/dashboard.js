@@ -3,6 +3,14 @@
 (function () {
   "use strict";
 
+  // Tooltips and labels are built as text nodes: Leaflet puts a string in as HTML, and a name
+  // (an area's, a device's, a case's) comes from the database or from an import file.
+  function textEl(s) {
+    var el = document.createElement("span");
+    el.textContent = s;
+    return el;
+  }
+
   function colour(n) {
     if (n >= 10) { return "#b30000"; }
     if (n >= 4) { return "#e34a33"; }
@@ -30,7 +38,7 @@
         if (!fc) { return; }
         L.geoJSON(fc, {
           style: { color: "#0b5cad", weight: 2, fillColor: "#f4f7fa", fillOpacity: 0.6 },
-          onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }
+          onEachFeature: function (f, layer) { layer.bindTooltip(textEl(f.properties.name)); }
         }).addTo(streets);
       }).catch(function () {});
 
@@ -43,7 +51,7 @@
           L.geoJSON(fc, {
             style: function (f) { return { color: "#8c2d04", weight: 1, fillColor: colour(f.properties.open), fillOpacity: 0.85 }; },
             onEachFeature: function (f, layer) {
-              layer.bindTooltip(f.properties.name + "：在办 " + f.properties.open + " 件");
+              layer.bindTooltip(textEl(f.properties.name + "：在办 " + f.properties.open + " 件"));
               layer.on("click", function () { location.href = "/map/?status=open&area=" + encodeURIComponent(f.properties.code); });
             }
           }).addTo(cells);

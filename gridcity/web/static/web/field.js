@@ -10,6 +10,14 @@
 
   function $(sel, root) { return (root || document).querySelector(sel); }
 
+  // Tooltips and labels are built as text nodes: Leaflet puts a string in as HTML, and a name
+  // (an area's, a device's, a case's) comes from the database or from an import file.
+  function textEl(s) {
+    var el = document.createElement("span");
+    el.textContent = s;
+    return el;
+  }
+
   function settings() {
     var el = document.getElementById("map-settings");
     return el ? JSON.parse(el.textContent) : {};
@@ -73,7 +81,7 @@
           fc.features.forEach(function (f) {
             var c = f.properties.centroid;
             if (c && c[0] != null) {
-              L.marker([c[1], c[0]], { icon: L.divIcon({ className: "area-label", html: f.properties.name }), interactive: false, keyboard: false }).addTo(layer);
+              L.marker([c[1], c[0]], { icon: L.divIcon({ className: "area-label", html: textEl(f.properties.name) }), interactive: false, keyboard: false }).addTo(layer);
             }
           });
         }

@@ -5,6 +5,14 @@
 
   function fmt(n) { return Number(n).toFixed(6); }
 
+  // Tooltips and labels are built as text nodes: Leaflet puts a string in as HTML, and a name
+  // (an area's, a device's, a case's) comes from the database or from an import file.
+  function textEl(s) {
+    var el = document.createElement("span");
+    el.textContent = s;
+    return el;
+  }
+
   function start() {
     var el = document.getElementById("case-map");
     if (!el || !window.L) { return; }
@@ -39,7 +47,7 @@
           areas.clearLayers();
           L.geoJSON(fc, {
             style: { color: level === 4 ? "#8a9bb0" : "#0b5cad", weight: level === 4 ? 1 : 2, fillColor: "#f4f7fa", fillOpacity: 0.5 },
-            onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + "（" + f.properties.code + "）", { sticky: true }); }
+            onEachFeature: function (f, layer) { layer.bindTooltip(textEl(f.properties.name + "（" + f.properties.code + "）"), { sticky: true }); }
           }).addTo(areas);
         }).catch(function () {});
     }
@@ -64,7 +72,7 @@
           if (body.mode === "points") {
             body.points.forEach(function (p) {
               var m = L.circleMarker([p.lat, p.lon], { radius: 7, color: "#fff", weight: 2, fillColor: pointColour(p), fillOpacity: 0.95 });
-              m.bindTooltip(p.category + " · " + p.status_label + (p.overdue ? " · 超期" : ""));
+              m.bindTooltip(textEl(p.category + " · " + p.status_label + (p.overdue ? " · 超期" : "")));
               m.on("click", function () { location.href = "/cases/" + encodeURIComponent(p.number) + "/"; });
               m.addTo(cases);
             });
@@ -75,14 +83,14 @@
             if (c.n === 1 && c.number) {
               var one = L.circleMarker([c.lat, c.lon], { radius: 7, color: "#fff", weight: 2, fillColor: c.overdue ? "#d23a2c" : "#0b5cad", fillOpacity: 0.95 });
               one.on("click", function () { location.href = "/cases/" + encodeURIComponent(c.number) + "/"; });
-              one.bindTooltip("案件 " + c.number);
+              one.bindTooltip(textEl("案件 " + c.number));
               one.addTo(cases);
               return;
             }
             var size = c.n < 10 ? 30 : (c.n < 100 ? 38 : (c.n < 1000 ? 46 : 54));
             var icon = L.divIcon({
               className: "cluster" + (c.overdue ? " has-overdue" : ""),
-              html: "<span>" + c.n + "</span>",
+              html: textEl(String(c.n)),
               iconSize: [size, size]
             });
             var m = L.marker([c.lat, c.lon], { icon: icon, title: c.n + " 件" + (c.overdue ? "，其中超期 " + c.overdue + " 件" : "") });

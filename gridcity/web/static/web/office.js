@@ -10,6 +10,14 @@
 
   function fmt(v) { return (Math.round(v * 1e6) / 1e6).toFixed(6); }
 
+  // Tooltips and labels are built as text nodes: Leaflet puts a string in as HTML, and a name
+  // (an area's, a device's, a case's) comes from the database or from an import file.
+  function textEl(s) {
+    var el = document.createElement("span");
+    el.textContent = s;
+    return el;
+  }
+
   // The form whose lon/lat inputs a click fills: the one marked active, else the first.
   function pickTarget(container) {
     var scope = document.querySelector("[data-pick-active]") || document;
@@ -34,7 +42,7 @@
           : { color: "#6b7c90", weight: 1, fillColor: "#cfd8e3", fillOpacity: 0.35 };
       },
       onEachFeature: function (f, l) {
-        l.bindTooltip(f.properties.name + " " + f.properties.code, { sticky: true });
+        l.bindTooltip(textEl(f.properties.name + " " + f.properties.code), { sticky: true });
       },
     });
     // Vector layers need a view before they are added: fit first, then draw.
