@@ -541,9 +541,9 @@ def rule_change_propagation(c: Cluster) -> Outcome:
     )
 
     admin = requests.Session()
-    page = admin.get(f"{node2.url}/admin/login/", timeout=15)
+    page = admin.get(f"{node2.url}/login/", timeout=15)
     login = admin.post(
-        f"{node2.url}/admin/login/?next=/admin/",
+        f"{node2.url}/login/?next=/admin/",
         data={
             "csrfmiddlewaretoken": _csrf(page.text),
             "username": c.city["admin"]["username"],
