@@ -3,7 +3,7 @@ reproducible sample and scheduling, the on-site page for phones (findings, re-in
 notices), the notice as PDF and Word, and the review queue of drone and camera detections.
 Thin: every write calls an action; a bad input comes back as a form error naming the field."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -40,9 +40,9 @@ from gridcity.campaigns.models import (
     PlanScope,
     RectificationNotice,
 )
+from gridcity.campaigns.views import _centre_only, _date, _float, _photos, _role
 from gridcity.cases.errors import CaseError, InvalidInput
 from gridcity.grids.models import Area, AreaLevel
-from gridcity.lib.bounds import date_or_none
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category
 
@@ -50,33 +50,9 @@ STAFF = CENTRE | {Role.INTAKE, Role.INSPECTOR, Role.HANDLER, Role.DEPT_LEAD}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def _role(request: HttpRequest) -> str:
-    return actions.effective_role(request.user)
-
-
 def _staff_only(request: HttpRequest) -> None:
     if _role(request) not in STAFF:
         raise PermissionDenied(_g("您的角色不能查看督查检查"))
-
-
-def _centre_only(request: HttpRequest) -> None:
-    if _role(request) not in CENTRE:
-        raise PermissionDenied(_g("只有指挥中心、值班长或领导可以执行此操作"))
-
-
-def _photos(request: HttpRequest, name: str = "photos") -> list[tuple[str, bytes]]:
-    return [(f.name, f.read()) for f in request.FILES.getlist(name)]
-
-
-def _date(value: str | None) -> date | None:
-    return date_or_none(value)
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 def _pk(value: str | None) -> int | None:

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -55,7 +56,7 @@ def _staff_only(request) -> None:
 
 def _centre_only(request) -> None:
     if _role(request) not in CENTRE:
-        raise PermissionDenied("只有指挥中心、值班长或领导可以执行此操作")
+        raise PermissionDenied(_g("只有指挥中心、值班长或领导可以执行此操作"))
 
 
 def _photos(request: HttpRequest, name: str = "photos") -> list[tuple[str, bytes]]:
