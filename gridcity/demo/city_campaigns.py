@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -46,7 +46,7 @@ from gridcity.campaigns.models import (
 from gridcity.cases.actions import ReportInput, do_report_case
 from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Case, Channel, Status
-from gridcity.demo.context import DemoContext
+from gridcity.demo.context import DemoContext, local_time
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import tiny_jpeg
@@ -63,10 +63,6 @@ AFTER = tiny_jpeg((60, 140, 70), size=(48, 36))
 
 def _local(dt: datetime) -> datetime:
     return timezone.localtime(dt)
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
 
 
 def _top_streets(codes: list[str], since: datetime, until: datetime) -> list[Area]:
@@ -109,8 +105,8 @@ def _replay_tagging(campaign: Campaign, now: datetime) -> int:
     cases = Case.objects.filter(
         area_q,
         category__in=campaign.categories.all(),
-        reported_at__gte=_at(campaign.starts_on, 0),
-        reported_at__lt=min(_at(campaign.ends_on + timedelta(days=1), 0), now),
+        reported_at__gte=local_time(campaign.starts_on, 0),
+        reported_at__lt=min(local_time(campaign.ends_on + timedelta(days=1), 0), now),
     )
     tagged = 0
     for case in sorted(cases, key=lambda c: (_tag_time(c, now), c.pk)):
@@ -296,7 +292,7 @@ def _finish(ctx: DemoContext, campaign: Campaign) -> None:
     ).select_related("case"):
         done = row.case.closed_at if row.case and row.case.closed_at else None
         if done is None:
-            done = _at(campaign.ends_on, 10)
+            done = local_time(campaign.ends_on, 10)
             do_transition_ledger_row(
                 row,
                 "submit",
@@ -320,7 +316,7 @@ def build(ctx: DemoContext) -> dict[str, int]:
     # -- the running campaign ----------------------------------------------------------------
     codes = ["06042", "06010"]
     starts = today - timedelta(days=21)
-    launch = _at(starts, 8, 30)
+    launch = local_time(starts, 8, 30)
     categories = [resolve_category(c) for c in codes]
     running = do_create_campaign(
         acting_user=leader,
@@ -361,12 +357,12 @@ def build(ctx: DemoContext) -> dict[str, int]:
         starts_on=f_starts,
         ends_on=f_ends,
         categories=[resolve_category(c) for c in f_codes],
-        areas=_top_streets(f_codes, _at(f_starts, 0), _at(f_ends, 0)),
+        areas=_top_streets(f_codes, local_time(f_starts, 0), local_time(f_ends, 0)),
         lead_department=people.depts["CGZF"],
         member_departments=[people.depts["JTGL"]],
         goals="主要道路占道经营、机动车乱停放动态清零",
         tag_existing=False,
-        now=_at(f_starts, 8, 30),
+        now=local_time(f_starts, 8, 30),
     )
     tagged += _replay_tagging(finished, now)
     _finish(ctx, finished)

@@ -6,7 +6,7 @@ confident ones filed at once, two accepted by the intake clerk, one rejected, th
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 from shapely.geometry import shape
@@ -25,7 +25,7 @@ from gridcity.campaigns.actions import (
     notice_rows,
 )
 from gridcity.campaigns.models import Finding, FindingOutcome, Inspection
-from gridcity.demo.context import DemoContext
+from gridcity.demo.context import DemoContext, local_time
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import tiny_jpeg
@@ -49,10 +49,6 @@ DETECTIONS = [
     ("drone", "UAV-上城-01", "06001", 0.66, "wait"),
     ("camera", "CAM-南星-02", "06042", 0.61, "wait"),
 ]
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
 
 
 def _point(cell: Area) -> tuple[float, float]:
@@ -98,9 +94,9 @@ def build(ctx: DemoContext) -> dict[str, int]:
     # Last week's open check, done with nothing to report; this week's is still ahead.
     last_week = today - timedelta(days=7)
     done = do_schedule_inspection(
-        weekly, acting_user=shift, inspector=other, on=last_week, now=_at(last_week, 8)
+        weekly, acting_user=shift, inspector=other, on=last_week, now=local_time(last_week, 8)
     )
-    do_finish_inspection(done, acting_user=other, note="未发现问题", now=_at(last_week, 11))
+    do_finish_inspection(done, acting_user=other, note="未发现问题", now=local_time(last_week, 11))
     ahead = today + timedelta(days=2)
     do_schedule_inspection(
         weekly, acting_user=shift, inspector=other, on=ahead, now=ctx.now - timedelta(hours=2)
@@ -114,7 +110,7 @@ def build(ctx: DemoContext) -> dict[str, int]:
         inspector=walker,
         on=day,
         seed=f"暗访-{day:%Y%m%d}",
-        now=_at(day - timedelta(days=1), 16),
+        now=local_time(day - timedelta(days=1), 16),
     )
     cells = list(round_.cells.order_by("code"))
     items = list(spot.items.all())
@@ -133,14 +129,14 @@ def build(ctx: DemoContext) -> dict[str, int]:
                 checklist_item=items[item] if item is not None else None,
                 measures="立即整改，拍照上传整改前后对比",
                 photos=[("finding.jpg", tiny_jpeg((120 + 30 * i, 70, 60)))],
-                now=_at(day, 9 + i, 20),
+                now=local_time(day, 9 + i, 20),
             )
         )
-    do_finish_inspection(round_, acting_user=walker, note="暗访 5 个网格", now=_at(day, 15))
+    do_finish_inspection(round_, acting_user=walker, note="暗访 5 个网格", now=local_time(day, 15))
 
     # Sanitation: notice, rectified, re-inspected and passed. Enforcement: notice still open,
     # its re-inspection in the coming days.
-    issued = _at(day + timedelta(days=1), 9)
+    issued = local_time(day + timedelta(days=1), 9)
     sanitation = do_issue_notice(
         round_,
         acting_user=leader,
@@ -163,7 +159,7 @@ def build(ctx: DemoContext) -> dict[str, int]:
             acting_user=handler,
             note="已清运并增加清运频次",
             photos=[("after.jpg", tiny_jpeg((60, 150, 70)))],
-            now=_at(today - timedelta(days=6), 14, 10 * n),
+            now=local_time(today - timedelta(days=6), 14, 10 * n),
         )
     recheck = sanitation.reinspection
     on = today - timedelta(days=3)
@@ -174,9 +170,11 @@ def build(ctx: DemoContext) -> dict[str, int]:
             acting_user=walker,
             note="复查：已清理干净",
             photos=[("recheck.jpg", tiny_jpeg((50, 140, 90)))],
-            now=_at(on, 10, 10 * n),
+            now=local_time(on, 10, 10 * n),
         )
-    do_finish_inspection(recheck, acting_user=walker, passed=True, note="整改到位", now=_at(on, 11))
+    do_finish_inspection(
+        recheck, acting_user=walker, passed=True, note="整改到位", now=local_time(on, 11)
+    )
     sanitation.refresh_from_db()
 
     # Drones and cameras report through the device account; the intake clerk reviews.

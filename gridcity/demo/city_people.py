@@ -23,7 +23,7 @@ from shapely.geometry import shape
 from gridcity.accounts.models import User
 from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Attachment, AttachmentKind, Case, Status
-from gridcity.demo.context import DemoContext
+from gridcity.demo.context import DemoContext, local_time
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.people.actions import (
     SURVEY_QUESTIONS,
@@ -131,8 +131,7 @@ def _photo(rng: random.Random, label: str) -> bytes:
 
 def _on(ctx: DemoContext, day: date, hour: int) -> datetime:
     """When a record of that day was entered: at that hour, but never after the demo's now."""
-    local = datetime.combine(day, time(hour), tzinfo=timezone.get_current_timezone())
-    return min(local, ctx.now - timedelta(minutes=5))
+    return min(local_time(day, hour), ctx.now - timedelta(minutes=5))
 
 
 def _quarter_of(d: date) -> tuple[int, int]:
