@@ -40,6 +40,7 @@ dev: translations
 lint: $(STAMP)
 	$(BIN)/ruff check gridcity bench cluster conftest.py
 	$(BIN)/ruff format --check gridcity bench cluster conftest.py
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/gridcity makemigrations --check --dry-run
 	GRIDCITY_ENV=production GRIDCITY_SECRET_KEY=ci-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
 		GRIDCITY_ALLOWED_HOSTS=gridcity.example.org \

@@ -29,6 +29,8 @@ BENCHES = {
     "export": "bench.export",
     "sensors": "bench.sensors",
     "evaluation": "bench.evaluation",
+    "import": "bench.import_cases",
+    "open311": "bench.open311",
 }
 
 
@@ -49,6 +51,12 @@ def main(argv: list[str]) -> int:
             module.run(int(os.environ.get("BENCH_EVAL_CASES", "50000")))
         else:
             module.run()
+    from bench.verdict import table
+
+    summary = table()
+    if summary:
+        print()
+        print(summary)
     return 0
 
 

@@ -8,7 +8,7 @@ from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from gridcity.accounts.actions import TokenExpired, authenticate_token
-from gridcity.cases.errors import CaseError
+from gridcity.lib.errors import CaseError
 
 
 class BearerToken(HttpBearer):

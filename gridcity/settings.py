@@ -104,7 +104,9 @@ INSTALLED_APPS = [
     "gridcity.campaigns",
     "gridcity.people",
     "gridcity.publicity",
+    "gridcity.history",
     "gridcity.web",
+    "gridcity.demo",
 ]
 
 MIDDLEWARE = [

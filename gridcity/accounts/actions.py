@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -29,11 +30,16 @@ def get_system_user() -> User:
     once per process."""
     user = _system_user.get("user")
     if user is None:
-        user, _ = User.objects.get_or_create(
+        user, created = User.objects.get_or_create(
             username=SYSTEM_USERNAME,
             defaults={"role": Role.SYSTEM, "display_name": "系统", "is_active": False},
         )
-        _system_user["user"] = user
+        if created:
+            # Made inside someone's transaction: other threads may use it once it is committed
+            # (a rollback takes the row away again).
+            transaction.on_commit(lambda: _system_user.setdefault("user", user))
+        else:
+            _system_user["user"] = user
     return user
 
 
@@ -141,6 +147,9 @@ def do_revoke_token(token: ApiToken, *, acting_user: User | None) -> bool:
             audit.record(
                 token, "revoke_token", actor=acting_user, summary=f"吊销令牌 {token.prefix}…"
             )
+            # A conditional update sends no signal: drop the cached lookup here.
+            transaction.on_commit(lambda: forget_token(token.key_hash))
+    forget_token(token.key_hash)
     return bool(done)
 
 
@@ -154,27 +163,58 @@ class TokenExpired(Exception):
         self.message = str(self)
 
 
+# Every API request starts with its token: the lookup is kept in the shared cache (Redis when
+# configured, so every node sees a revocation at once) for a minute at most, and dropped by any
+# change to the token or its user (forget_tokens_of, accounts.signals).
+TOKEN_CACHE_SECONDS = 60
+
+
+def _token_cache_key(key_hash: str) -> str:
+    return f"apitoken:{key_hash}"
+
+
 def authenticate_token(raw: str, *, explain: bool = False) -> User | None:
     """The user of a live token, or None. With `explain`, a token that exists but has expired
     raises TokenExpired instead of answering None."""
     if not raw:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if token is None:
-        return None
+    key_hash = hash_token(raw)
+    cache_key = _token_cache_key(key_hash)
+    entry = cache.get(cache_key)
+    if entry is None:
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if token is None:
+            return None
+        entry = {"pk": token.pk, "user": token.user, "expires_at": token.expires_at}
+        entry["last_used_at"] = token.last_used_at
+        cache.set(cache_key, entry, TOKEN_CACHE_SECONDS)
     now = timezone.now()
-    if token.expires_at <= now:
+    if entry["expires_at"] <= now:
         if explain:
-            raise TokenExpired(token.expires_at)
+            raise TokenExpired(entry["expires_at"])
         return None
     # Touch at most once a minute: a busy device should not write on every request.
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    last = entry["last_used_at"]
+    if last is None or (now - last).total_seconds() > 60:
+        ApiToken.objects.filter(pk=entry["pk"]).update(last_used_at=now)
+        entry["last_used_at"] = now
+        cache.set(cache_key, entry, TOKEN_CACHE_SECONDS)
+    return entry["user"]
+
+
+def forget_token(key_hash: str) -> None:
+    cache.delete(_token_cache_key(key_hash))
+
+
+def forget_tokens_of(user_id: int) -> None:
+    """After a change to a user (role, department, deactivation): their tokens are looked up
+    afresh, so the next request runs with the user as they now are."""
+    hashes = ApiToken.objects.filter(user_id=user_id).values_list("key_hash", flat=True)
+    cache.delete_many([_token_cache_key(h) for h in hashes])
 
 
 def _local(at: datetime) -> str:

@@ -48,6 +48,7 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("username", "password")}),
         ("个人信息", {"fields": ("display_name", "phone", "email")}),
         ("岗位", {"fields": ("role", "department", "jurisdiction")}),
+        ("对接", {"fields": ("may_set_report_times",)}),
         (
             "权限",
             {

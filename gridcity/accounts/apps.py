@@ -7,4 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "用户与部门"
 
     def ready(self) -> None:
-        from gridcity.accounts import checks  # noqa: F401 - registers the deploy check
+        from gridcity.accounts import (
+            checks,  # noqa: F401 - registers the deploy check
+            signals,  # noqa: F401 - drops cached token lookups
+        )

@@ -91,6 +91,16 @@ class User(AbstractUser):
     )
     phone = models.CharField(_("电话"), max_length=32, blank=True)
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    # Only an integration replaying another system's reports (a hotline, an older 数字城管, a
+    # 311 feed) may say when a report was first made and under which id: deadlines and the
+    # duplicate window run from that time, so a person's app must never set it.
+    may_set_report_times = models.BooleanField(
+        _("可设定原始上报时间"),
+        default=False,
+        help_text=_(
+            "允许该账号（对接系统）在上报时给出原始上报时间 reported_at 和外部编号 external_id。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("用户")

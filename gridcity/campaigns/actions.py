@@ -55,7 +55,6 @@ from gridcity.campaigns.models import (
     ReboundWarning,
     RectificationNotice,
 )
-from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.cases.models import OPEN, TERMINAL, AttachmentKind, Case, Channel, SupervisionKind
 from gridcity.cases.models import Status as CaseStatus
 from gridcity.cases.photos import CheckedPhoto, check_photos
@@ -63,6 +62,7 @@ from gridcity.grids.actions import locate
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.lib.bounds import check_date
 from gridcity.lib.coords import validate_lonlat
+from gridcity.lib.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.taxonomy.models import Category
 
 Photos = Sequence[tuple[str, bytes]]

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from gridcity.accounts.models import CENTRE_ROLES, Role
 from gridcity.campaigns import actions
 from gridcity.campaigns.models import FindingSource, LedgerRow
-from gridcity.cases.errors import Forbidden, InvalidInput
+from gridcity.lib.errors import Forbidden, InvalidInput
 from gridcity.taxonomy.actions import resolve_category
 
 router = Router(tags=["专项整治与督查"])

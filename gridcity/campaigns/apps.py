@@ -10,7 +10,7 @@ FOLLOWED_ACTIONS = {"sign", "close", "void", "merge"}
 def follow_case(change) -> None:
     """Tag new and newly placed cases to the campaigns that cover them; move the ledger rows of
     a case when the case moves."""
-    if change.action in TAGGING_ACTIONS:
+    if change.action in TAGGING_ACTIONS and _may_concern_a_campaign(change.case):
         from gridcity.campaigns.actions import tag_case
 
         tag_case(change.case.pk)
@@ -18,6 +18,16 @@ def follow_case(change) -> None:
         from gridcity.campaigns.actions import follow_case_rows
 
         follow_case_rows(change.case.pk)
+
+
+def _may_concern_a_campaign(case) -> bool:
+    from django.utils import timezone
+
+    from gridcity.campaigns.matching import may_concern_any
+
+    return bool(case.area_path) and may_concern_any(
+        case.category_id, timezone.localdate(case.reported_at)
+    )
 
 
 def register_evaluation_figures() -> None:
@@ -38,6 +48,25 @@ def register_evaluation_figures() -> None:
     )
 
 
+def connect_matching_cache() -> None:
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from gridcity.campaigns.matching import campaigns_changed
+    from gridcity.campaigns.models import Campaign
+
+    for signal in (post_save, post_delete):
+        signal.connect(
+            campaigns_changed,
+            sender=Campaign,
+            dispatch_uid=f"campaign-matchers-{signal is post_save}",
+        )
+    m2m_changed.connect(
+        campaigns_changed,
+        sender=Campaign.categories.through,
+        dispatch_uid="campaign-matchers-categories",
+    )
+
+
 class CampaignsConfig(AppConfig):
     name = "gridcity.campaigns"
     label = "campaigns"
@@ -47,4 +76,5 @@ class CampaignsConfig(AppConfig):
         from gridcity.cases import hooks
 
         hooks.subscribe(follow_case)
+        connect_matching_cache()
         register_evaluation_figures()

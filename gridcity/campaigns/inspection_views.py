@@ -41,8 +41,8 @@ from gridcity.campaigns.models import (
     RectificationNotice,
 )
 from gridcity.campaigns.views import _centre_only, _date, _float, _photos, _role
-from gridcity.cases.errors import CaseError, InvalidInput
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import CaseError, InvalidInput
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category
 

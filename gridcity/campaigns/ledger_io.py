@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from gridcity.accounts.models import Department, User
 from gridcity.campaigns.models import Campaign, LedgerRow, LedgerSource
-from gridcity.cases.errors import InvalidInput
+from gridcity.lib.errors import InvalidInput
 from gridcity.lib.text import spreadsheet_cell
 
 EXPORT_COLUMNS = [

@@ -30,9 +30,9 @@ from gridcity.campaigns.models import (
     LedgerSupervision,
 )
 from gridcity.campaigns.progress import campaign_progress, daily_series, weekly_series
-from gridcity.cases.errors import CaseError
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.lib.bounds import date_or_none
+from gridcity.lib.errors import CaseError
 from gridcity.taxonomy.models import Category
 
 EVENT_LABELS = {

@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from gridcity.accounts.access import effective_role
 from gridcity.accounts.actions import get_system_user
 from gridcity.accounts.models import CENTRE_ROLES, Department, Role, User
 from gridcity.cases import hooks
-from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
-from gridcity.cases.facts import refresh_case_facts
+from gridcity.cases.facts import CaseRow, EventRow, refresh_case_facts, write_new_case_facts
 from gridcity.cases.models import (
     OPEN,
     PUBLIC_CHANNELS,
@@ -30,11 +30,13 @@ from gridcity.cases.models import (
     CaseEvent,
     Channel,
     Report,
+    StaleDay,
     Status,
     SupervisionKind,
     SupervisionOrder,
 )
 from gridcity.cases.photos import CheckedPhoto, PhotoError, check_photo, check_photos
+from gridcity.cases.rows import insert_rows, insert_sql, mark_saved
 from gridcity.cases.scope import jurisdiction_path, visible_to
 from gridcity.cases.workflow import (
     BY_ACTION,
@@ -45,11 +47,12 @@ from gridcity.cases.workflow import (
     Transition,
     transitions_from,
 )
-from gridcity.dispatch.actions import decide_for
+from gridcity.dispatch.actions import cached_department, decide_for, first_condition
 from gridcity.grids.actions import beat_manager_for_cell, locate
-from gridcity.grids.models import Beat, Component
-from gridcity.lib.bounds import check_time_limit
+from gridcity.grids.models import Area, Beat, Component
+from gridcity.lib.bounds import check_date, check_time_limit
 from gridcity.lib.coords import CRS, to_wgs84, validate_lonlat
+from gridcity.lib.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.lib.text import clean_text
 from gridcity.lib.workcalendar import Clock, WorkCalendar, parse_time_limit
 from gridcity.system.metrics import count_intake
@@ -180,17 +183,32 @@ def _check_input(inp: ReportInput) -> tuple[float | None, float | None, list[Che
     return lon, lat, check_photos(inp.photos)
 
 
-def _find_duplicate(category: Category, lon: float, lat: float, now: datetime) -> Case | None:
+def _search_box(category: Category, lon: float, lat: float) -> tuple[float, float]:
+    """Half the width and height, in degrees, of the box around a point that holds every point
+    within the category's duplicate radius."""
+    radius = category.duplicate_radius_m
+    return (
+        radius / (111_320.0 * max(math.cos(math.radians(lat)), 0.01)),
+        radius / 110_574.0,
+    )
+
+
+def _find_duplicate(
+    category: Category, lon: float, lat: float, reported_at: datetime
+) -> Case | None:
+    """The nearest open case of the category within its radius whose report time lies within
+    the duplicate window of this report's: a report replayed years later is never the same
+    problem as one reported today."""
     radius = category.duplicate_radius_m
     if radius <= 0:
         return None
-    dlat = radius / 110_574.0
-    dlon = radius / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
-    since = now - timedelta(hours=category.duplicate_window_hours)
+    dlon, dlat = _search_box(category, lon, lat)
+    window = timedelta(hours=category.duplicate_window_hours)
     candidates = Case.objects.filter(
         category=category,
         status__in=OPEN - {Status.UNLOCATED},
-        reported_at__gte=since,
+        reported_at__gte=reported_at - window,
+        reported_at__lte=reported_at + window,
         lon__range=(lon - dlon, lon + dlon),
         lat__range=(lat - dlat, lat + dlat),
     ).only("pk", "lon", "lat")
@@ -200,6 +218,31 @@ def _find_duplicate(category: Category, lon: float, lat: float, now: datetime) -
         if d <= radius and (best_d is None or d < best_d):
             best, best_d = c, d
     return best
+
+
+# The duplicate lock's buckets: 0.01° (about 1 km), far wider than any duplicate radius, so a
+# search box touches one to four of them. Cells would be too fine: two reports 20 m apart on
+# either side of a cell's border must still wait for each other.
+LOCK_BUCKET_DEGREES = 0.01
+LOCK_MAX_BUCKETS = 16
+
+
+def duplicate_lock_keys(category: Category, lon: float, lat: float) -> list[int]:
+    """The advisory lock keys a report must hold before it searches for a duplicate: one per
+    (category, bucket) its search box touches, in ascending order so that two reports never
+    wait for each other in a circle."""
+    dlon, dlat = _search_box(category, lon, lat)
+    size = LOCK_BUCKET_DEGREES
+    xs = range(math.floor((lon - dlon) / size), math.floor((lon + dlon) / size) + 1)
+    ys = range(math.floor((lat - dlat) / size), math.floor((lat + dlat) / size) + 1)
+    names = [f"case-duplicates:{category.pk}:{x}:{y}" for x in xs for y in ys]
+    if len(names) > LOCK_MAX_BUCKETS:
+        names = [f"case-duplicates:{category.pk}"]  # a vast radius: the category at once
+    keys = {
+        int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True)
+        for n in names
+    }
+    return sorted(keys)
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -315,15 +358,43 @@ def _actor_fields(user: User) -> dict:
     }
 
 
+# A report time an integration sends may run this far ahead of our clock (its clock's drift);
+# beyond it the time is a mistake, and within it the report is taken as made now.
+REPORT_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_reported_at(value: datetime | None, now: datetime) -> datetime:
+    """The moment a report was first made, checked: aware, 2000–2100, not in the future."""
+    if value is None:
+        return now
+    if timezone.is_naive(value):
+        raise InvalidInput("上报时间须带时区，如 2024-05-01T08:30:00+08:00", field="reported_at")
+    try:
+        check_date(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="reported_at") from exc
+    if value > now + REPORT_CLOCK_SKEW:
+        raise InvalidInput(
+            f"上报时间 {timezone.localtime(value):%Y-%m-%d %H:%M} 晚于当前时间", field="reported_at"
+        )
+    return min(value, now)
+
+
 def do_report_case(
     inp: ReportInput,
     *,
     acting_user: User | None,
     idempotency_key: str | None = None,
+    external_id_is_key: bool = False,
     now: datetime | None = None,
 ) -> IntakeResult:
     """Locate, de-duplicate, create, and — for trusted channels — file and dispatch. A report
-    without a channel gets the acting user's (`report_channel`)."""
+    without a channel gets the acting user's (`report_channel`).
+
+    With `inp.reported_at` the report is taken as made then: its deadlines and its duplicate
+    window run from that moment. With `external_id_is_key`, the external id is the acting
+    integration's own record id: sending it again answers with the case it made the first
+    time."""
     inp = _cleaned(inp)
     if not inp.channel:
         if acting_user is None or not acting_user.is_authenticated:
@@ -333,15 +404,25 @@ def do_report_case(
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 100:
             raise InvalidInput("幂等键长度应为1–100个字符", field="idempotency_key")
+    actor = acting_user if acting_user is not None and acting_user.is_authenticated else None
+    integration_key = None
+    if external_id_is_key and inp.external_id:
+        if actor is None:
+            raise InvalidInput("外部编号须由已认证的对接系统提供", field="external_id")
+        if len(inp.external_id) > 100:
+            raise InvalidInput("外部编号不能超过100个字符", field="external_id")
+        integration_key = f"{actor.pk}:{inp.external_id}"
+        earlier = _replay_external(integration_key)
+        if earlier is not None:
+            return earlier
     fingerprint = inp.fingerprint()
     if idempotency_key:
         earlier = _replay(idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
     lon, lat, photos = _check_input(inp)
-    actor = acting_user if acting_user is not None and acting_user.is_authenticated else None
     now = now or timezone.now()
-    reported_at = inp.reported_at or now
+    reported_at = check_reported_at(inp.reported_at, now)
     component = None
     if inp.component_code:
         component = (
@@ -358,6 +439,7 @@ def do_report_case(
                 inp,
                 actor,
                 idempotency_key,
+                integration_key,
                 fingerprint,
                 lon,
                 lat,
@@ -369,10 +451,13 @@ def do_report_case(
             )
     except IntegrityError:
         # Two retries with the same key raced: the other one won; answer as it did.
-        if idempotency_key:
+        earlier = None
+        if integration_key:
+            earlier = _replay_external(integration_key)
+        if earlier is None and idempotency_key:
             earlier = _replay(idempotency_key, fingerprint)
-            if earlier is not None:
-                return earlier
+        if earlier is not None:
+            return earlier
         raise
 
 
@@ -389,9 +474,33 @@ def _replay(key: str, fingerprint: str) -> IntakeResult | None:
     return IntakeResult(report.case, report, created=False, linked_to_existing=report.is_duplicate)
 
 
+def _replay_external(integration_key: str) -> IntakeResult | None:
+    """The case an integration's record went into the first time it was sent. The record is the
+    integration's to identify, so a resend with changed text still answers with that case (a
+    correction goes through the case's own workflow, not through a second report)."""
+    report = Report.objects.select_related("case").filter(integration_key=integration_key).first()
+    if report is None:
+        return None
+    return IntakeResult(report.case, report, created=False, linked_to_existing=report.is_duplicate)
+
+
 def _report_in_transaction(
-    inp, actor, key, fingerprint, lon, lat, photos, now, reported_at, component, location
+    inp,
+    actor,
+    key,
+    integration_key,
+    fingerprint,
+    lon,
+    lat,
+    photos,
+    now,
+    reported_at,
+    component,
+    location,
 ) -> IntakeResult:
+    """`now` is when the report reached us; `reported_at` when it was made, from which its
+    clocks run (the same moment but for an integration replaying earlier reports)."""
+    at = reported_at
     reporter_fields = {
         "reporter_name": inp.reporter_name[:50],
         "reporter_phone": inp.reporter_phone[:32],
@@ -407,13 +516,27 @@ def _report_in_transaction(
         input_crs=str(inp.crs),
         reported_at=reported_at,
         idempotency_key=key or None,
+        integration_key=integration_key,
         fingerprint=fingerprint,
         external_id=inp.external_id[:100],
         extra=inp.extra,
         **reporter_fields,
     )
-    if location is not None and location.located:
-        duplicate = _find_duplicate(inp.category, lon, lat, now)
+    # Where the report was entered later than made, the record keeps both moments.
+    entered = {"entered_at": now.isoformat()} if now != at else {}
+    located = location is not None and location.located
+    day = timezone.localdate(at)
+    # Before the duplicate search: on PostgreSQL this takes the duplicate lock, and gives the
+    # id a new case would have (a report linked to an earlier case leaves a gap in the ids).
+    prepared = _prepare_intake(
+        inp.category if located else None,
+        lon,
+        lat,
+        location.cell_id if located else None,
+        day,
+    )
+    if located:
+        duplicate = _find_duplicate(inp.category, lon, lat, reported_at)
         if duplicate is not None:
             case = Case.objects.select_for_update().get(pk=duplicate.pk)
             report = Report.objects.create(case=case, is_duplicate=True, **report_kwargs)
@@ -422,17 +545,16 @@ def _report_in_transaction(
                 action="link_report",
                 from_status=case.status,
                 to_status=case.status,
-                at=now,
+                at=at,
                 department_id=case.department_id,
                 note=f"重复上报（{Channel(inp.channel).label}）已并入本案",
-                data={"report_id": report.pk},
+                data={"report_id": report.pk, **entered},
                 **_actor_fields(actor or get_system_user()),
             )
             _save_photos(case, event, photos, AttachmentKind.REPORT, actor, now)
             return IntakeResult(case, report, created=True, linked_to_existing=True)
 
     calendar = get_calendar()
-    located = location is not None and location.located
     trusted = inp.channel in settings.GRIDCITY_TRUSTED_CHANNELS
     verifier = None
     if not located:
@@ -444,8 +566,11 @@ def _report_in_transaction(
         status = Status.VERIFYING if verifier else Status.REPORTED
     step = STEP_OF_STATUS[status]
     amount, clock = step_limit(step)
-    case = Case.objects.create(
-        number=uuid.uuid4().hex[:20],
+    # The id came first, so that the case's number (day and id) goes in with its row.
+    case_id = prepared.case_id
+    case = Case(
+        pk=case_id,
+        number=f"{timezone.localtime(reported_at):%Y%m%d}{case_id:06d}",
         status=status,
         channel=inp.channel,
         category=inp.category,
@@ -461,55 +586,149 @@ def _report_in_transaction(
         assignee=verifier,
         reported_at=reported_at,
         step=step,
-        step_started_at=now,
-        step_deadline=calendar.add(now, amount, clock),
+        step_started_at=at,
+        step_deadline=calendar.add(at, amount, clock),
         step_amount=amount,
         step_clock=clock,
         is_urgent=bool(inp.filing_condition and inp.filing_condition.is_urgent),
         **reporter_fields,
     )
-    case.number = f"{timezone.localtime(reported_at):%Y%m%d}{case.pk:06d}"
-    case.save(update_fields=["number"])
-    report = Report.objects.create(case=case, **report_kwargs)
     actor_for_event = actor or get_system_user()
     note = "" if located else "位置不在任何网格内，进入待定位队列"
     if verifier:
         note = f"待网格员 {verifier} 现场核实"
-    event = _add_event(
-        case=case,
-        action="report",
-        from_status="",
-        to_status=status,
-        at=now,
-        note=note,
-        data={"channel": inp.channel, "report_id": report.pk, **_beat_manager(case, verifier)},
-        **_actor_fields(actor_for_event),
-    )
-    _save_photos(case, event, photos, AttachmentKind.REPORT, actor, now)
+    # A new case's events are staged and written together once the case and its report exist:
+    # the report event first, then the automatic filing and dispatch, in that order.
+    staged = [
+        CaseEvent(
+            case=case,
+            action="report",
+            from_status="",
+            to_status=status,
+            at=at,
+            note=note,
+            data={"channel": inp.channel, **_beat_manager(case, verifier), **entered},
+            **_actor_fields(actor_for_event),
+        )
+    ]
     if located and trusted:
         system = get_system_user()
         _apply(
             case,
             BY_ACTION["file"],
             system,
-            now,
+            at,
             calendar,
             filing_condition=inp.filing_condition,
             note="可信渠道上报，自动立案",
+            staged=staged,
         )
         if settings.GRIDCITY_AUTO_DISPATCH and case.suggested_department_id:
             _apply(
                 case,
                 BY_ACTION["dispatch"],
                 system,
-                now,
+                at,
                 calendar,
-                department=case.suggested_department,
+                department=cached_department(case.suggested_department_id),
                 note="按责任规则自动派遣",
+                staged=staged,
             )
+    report = Report(case=case, **report_kwargs)
+    together: list[tuple[str, list]] = []
+    if prepared.report_id is not None:
+        # PostgreSQL: every id is known, so the case, its report, its events, its facts and
+        # the day's mark go in one statement (facts.write_new_case_facts).
+        report.pk = prepared.report_id
+        for event, pk in zip(staged, prepared.event_ids, strict=False):
+            event.pk = pk
+    else:
+        insert_rows([case], with_pk=True)
+        insert_rows([report])
+    staged[0].data = {
+        "channel": inp.channel,
+        "report_id": report.pk,
+        **{k: v for k, v in staged[0].data.items() if k != "channel"},
+    }
+    if prepared.report_id is not None:
+        together = [insert_sql([case]), insert_sql([report]), insert_sql(staged)]
+    else:
+        insert_rows(staged)
+    events = staged
+    write_new_case_facts(
+        CaseRow(case.pk, case.number, case.channel, case.status, case.cell_id, prepared.area_id),
+        [
+            EventRow(e.pk, e.action, e.at, e.actor_id, e.department_id, e.overdue, e.step, e.data)
+            for e in events
+        ],
+        day_marked=prepared.day_marked,
+        together_with=together,
+    )
+    mark_saved([case, report, *events])
+    _save_photos(case, events[0], photos, AttachmentKind.REPORT, actor, now)
     hooks.announce(hooks.CaseChange(case, hooks.CREATED, to_status=case.status))
     count_intake(inp.channel)
     return IntakeResult(case, report, created=True)
+
+
+def _prepare_intake(
+    category: Category | None, lon: float | None, lat: float | None, cell_id: int | None, day
+) -> "Prepared":
+    """One statement at the start of an intake's transaction: the id a new case gets, the id of
+    its cell's parent area (the unit its evaluation facts count for) and whether its day is
+    already marked for a recount.
+
+    On PostgreSQL the same statement first takes the duplicate lock of a located report
+    (`duplicate_lock_keys`), so that two reports of one problem search one after the other and
+    the second finds the first one's case; the id is taken from the table's sequence, unique
+    across nodes. SQLite's IMMEDIATE transaction holds the database's write lock until commit,
+    which serialises every intake, and the id is the one AUTOINCREMENT gives next."""
+    table = Case._meta.db_table
+    parent = f"(SELECT parent_id FROM {Area._meta.db_table} WHERE id = %s)"
+    marked = f"EXISTS (SELECT 1 FROM {StaleDay._meta.db_table} WHERE day = %s)"
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            keys = (
+                duplicate_lock_keys(category, lon, lat)
+                if category is not None and category.duplicate_radius_m > 0
+                else []
+            )
+            # The keys come in ascending order and unnest yields them so: no two intakes ever
+            # wait for each other in a circle.
+            # The report's and the events' ids too, so that the whole case is written in one
+            # statement (an intake writes at most three events; unused ids are gaps, as after a
+            # rollback).
+            reports, events = Report._meta.db_table, CaseEvent._meta.db_table
+            cur.execute(
+                "SELECT (SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k),"
+                f" nextval(pg_get_serial_sequence('{table}', 'id')), {parent}, {marked},"
+                f" nextval(pg_get_serial_sequence('{reports}', 'id')),"
+                f" ARRAY(SELECT nextval(pg_get_serial_sequence('{events}', 'id'))"
+                f" FROM generate_series(1, {MAX_INTAKE_EVENTS}))",
+                [keys, cell_id, day],
+            )
+            _, case_id, area_id, day_marked, report_id, event_ids = cur.fetchone()
+            return Prepared(int(case_id), area_id, bool(day_marked), report_id, event_ids)
+        cur.execute(
+            "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0),"
+            f" COALESCE((SELECT max(id) FROM {table}), 0)) + 1, {parent}, {marked}",
+            [table, cell_id, connection.ops.adapt_datefield_value(day)],
+        )
+        case_id, area_id, day_marked = cur.fetchone()
+    return Prepared(int(case_id), area_id, bool(day_marked))
+
+
+MAX_INTAKE_EVENTS = 3  # report, file, dispatch
+
+
+@dataclass
+class Prepared:
+    case_id: int
+    area_id: int | None
+    day_marked: bool
+    # PostgreSQL only: ids taken ahead for the report and the events.
+    report_id: int | None = None
+    event_ids: list[int] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,12 +752,6 @@ class TransitionInput:
 
 
 CALLBACK_CHANNELS = frozenset({Channel.CITIZEN, Channel.HOTLINE, Channel.OPEN311})
-
-
-def effective_role(user: User) -> str:
-    if user.is_superuser and user.role not in (Role.SYSTEM,):
-        return Role.ADMIN
-    return user.role
 
 
 def _in_beat(user: User, case: Case) -> bool:
@@ -651,8 +864,11 @@ def _apply(
     crs: str = CRS.WGS84,
     satisfaction: int | None = None,
     photos: list[CheckedPhoto] = (),
+    staged: list[CaseEvent] | None = None,
 ) -> CaseEvent:
-    """Apply a transition to a locked case; the caller holds the transaction."""
+    """Apply a transition to a locked case; the caller holds the transaction. With `staged`,
+    the case is one being created in this transaction: it is changed in memory only and the
+    event is appended to `staged` for the caller to write with the case."""
     note = clean_text(note, multiline=True)
     if t.note_required and not note:
         raise InvalidInput(f"“{t.label}”需要填写原因或说明", field="note")
@@ -697,13 +913,13 @@ def _apply(
     elif t.action == "file":
         condition = filing_condition or case.filing_condition
         if condition is None:
-            condition = case.category.conditions.first()
+            condition = first_condition(case.category_id)
         if condition is not None and condition.category_id != case.category_id:
             raise InvalidInput("立案条件不属于该类别", field="filing_condition")
         case.filing_condition = condition
         case.is_urgent = bool(condition and condition.is_urgent)
         decision = decide_for(case.category, case.area_path, condition, case.component)
-        case.suggested_department_id = decision.department_id
+        case.suggested_department = cached_department(decision.department_id)
         case.dispatch_explanation = decision.explanation()
         changed |= {"filing_condition", "is_urgent", "suggested_department", "dispatch_explanation"}
         data["suggestion"] = decision.explanation()
@@ -729,7 +945,7 @@ def _apply(
             **_actor_fields(user),
         )
     elif t.action == "dispatch":
-        department = department or case.suggested_department
+        department = department or cached_department(case.suggested_department_id)
         if department is None:
             raise InvalidInput("请选择派遣部门", field="department")
         override = case.suggested_department_id not in (None, department.pk)
@@ -844,12 +1060,7 @@ def _apply(
             "step_clock",
             "step_overdue_at",
         }
-    case.save(update_fields=sorted(changed))
-    if t.target is not None:
-        settled = _settle_orders(case, ended_step=step_fields.get("step", ""), by=t, now=now)
-        if settled:
-            data["settled_orders"] = settled
-    event = _add_event(
+    event_fields = dict(
         case=case,
         action=t.action,
         from_status=from_status,
@@ -861,6 +1072,20 @@ def _apply(
         **step_fields,
         **_actor_fields(user),
     )
+    if staged is not None:
+        # A case created in this transaction has no row to update and no orders to settle.
+        if photos:
+            raise ValueError("a staged transition takes no photos")
+        event = CaseEvent(**event_fields)
+        staged.append(event)
+        hooks.announce(hooks.CaseChange(case, t.action, from_status, target))
+        return event
+    case.save(update_fields=sorted(changed))
+    if t.target is not None:
+        settled = _settle_orders(case, ended_step=step_fields.get("step", ""), by=t, now=now)
+        if settled:
+            data["settled_orders"] = settled
+    event = _add_event(**event_fields)
     kind = {
         "report_back": AttachmentKind.AFTER,
         "verify": AttachmentKind.VERIFY,

@@ -15,7 +15,6 @@ from pydantic import Field, field_validator
 
 from gridcity.accounts.models import Department, User
 from gridcity.cases import actions
-from gridcity.cases.errors import InvalidInput, NotFound
 from gridcity.cases.models import (
     OPEN,
     AttachmentKind,
@@ -28,10 +27,12 @@ from gridcity.cases.models import (
 from gridcity.cases.photos import max_bytes, max_count
 from gridcity.cases.presenters import case_created, case_detail, case_summary, order_out
 from gridcity.cases.scope import visible_to
+from gridcity.dispatch.actions import cached_category
 from gridcity.grids.api import parse_bbox
 from gridcity.grids.models import Area
 from gridcity.lib.bounds import MAX_PAGE, check_date
 from gridcity.lib.coords import CRS
+from gridcity.lib.errors import Forbidden, InvalidInput, NotFound
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import FilingCondition
 
@@ -80,6 +81,17 @@ class CaseIn(Schema):
     reporter_phone: str = Field("", max_length=32)
     photos: list[str] = Field(default_factory=list, description="base64 图片（JPEG/PNG/WebP）")
     idempotency_key: str | None = Field(None, max_length=100, description="客户端生成的幂等键")
+    reported_at: datetime | None = Field(
+        None,
+        description="原始上报时间（ISO 8601，须带时区）：时限和重复判断从此刻起算。"
+        "仅限获准的对接系统（用户设置“可设定原始上报时间”），其他账号给出时 403",
+    )
+    external_id: str | None = Field(
+        None,
+        max_length=100,
+        description="对接系统自己的记录编号：同一系统重复发送同一编号时返回原案件（200），"
+        "不再新建。仅限获准的对接系统",
+    )
 
     @field_validator("lon", "lat")
     @classmethod
@@ -89,9 +101,18 @@ class CaseIn(Schema):
         return v
 
 
+# What only an integration allowed to replay another system's reports may send.
+INTEGRATION_FIELDS = ("reported_at", "external_id")
+
+
 @router.post("/cases", response={200: dict, 201: dict}, summary="上报案件（幂等）")
 def create_case(request, payload: CaseIn):
-    category = resolve_category(payload.category)
+    for name in INTEGRATION_FIELDS:
+        if getattr(payload, name) is not None and not request.user.may_set_report_times:
+            raise Forbidden(
+                f"只有获准的对接系统可以提供 {name}（用户设置“可设定原始上报时间”）", field=name
+            )
+    category = cached_category(payload.category)
     if category is None:
         raise InvalidInput(f"类别 {payload.category} 不存在", field="category")
     condition = None
@@ -113,8 +134,15 @@ def create_case(request, payload: CaseIn):
         filing_condition=condition,
         component_code=payload.component,
         photos=_decode_photos(payload.photos),
+        reported_at=payload.reported_at,
+        external_id=payload.external_id or "",
     )
-    result = actions.do_report_case(inp, acting_user=request.user, idempotency_key=key)
+    result = actions.do_report_case(
+        inp,
+        acting_user=request.user,
+        idempotency_key=key,
+        external_id_is_key=bool(payload.external_id),
+    )
     body = case_created(result.case)
     body["linked_to_existing"] = result.linked_to_existing
     return Answer(201 if result.created else 200, body)
@@ -233,7 +261,7 @@ class TransitionIn(Schema):
 def transition(request, number: str, payload: TransitionIn):
     case = _get_case(request, number)
     if payload.version is not None and payload.version != case.version:
-        from gridcity.cases.errors import Conflict
+        from gridcity.lib.errors import Conflict
 
         raise Conflict("案件已被他人更新，请刷新后重试", field="version", version=case.version)
     data = actions.TransitionInput(

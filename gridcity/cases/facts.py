@@ -328,6 +328,55 @@ def refresh_case_facts(case_ids: Iterable[int]) -> int:
     return len(rows)
 
 
+def write_new_case_facts(
+    case: CaseRow,
+    events: list[EventRow],
+    *,
+    day_marked: bool,
+    together_with: list[tuple[str, list]] = (),
+) -> int:
+    """The facts of a case created in this transaction: inserted once, nothing to delete, and
+    the days they fall on marked stale. On PostgreSQL the mark goes in the same statement as the
+    facts, and so do the INSERTs of `together_with` (the case, its report and its events, whose
+    ids the caller took beforehand): one round trip writes the whole new case. Elsewhere the
+    mark is skipped when `day_marked` says the day is already stale (read by the caller under
+    SQLite's write lock, so no recount can have taken the mark since)."""
+    rows = facts_for_case(case, events)
+    tz = timezone.get_current_timezone()
+    days = sorted({timezone.localdate(e.at, tz) for e in events})
+    postgres = connection.vendor == "postgresql"
+    if together_with and not postgres:
+        raise ValueError("only PostgreSQL writes rows together with the facts")
+    if not postgres:
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [(*r[:5], adapt(r[5]), adapt(r[6]), *r[7:]) for r in rows]
+    one = "(" + ", ".join(["%s"] * len(FACT_COLUMNS)) + ")"
+    insert = (
+        f"INSERT INTO {CaseFact._meta.db_table} ({', '.join(FACT_COLUMNS)}) VALUES "
+        + ", ".join([one] * len(rows))
+    )
+    params = [v for r in rows for v in r]
+    with connection.cursor() as cur:
+        if postgres:
+            parts = [*together_with, *([(insert, params)] if rows else [])]
+            ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(parts))
+            cur.execute(
+                (f"WITH {ctes} " if ctes else "") + f"INSERT INTO {StaleDay._meta.db_table} (day) "
+                "SELECT unnest(%s::date[]) ON CONFLICT DO NOTHING",
+                [*(v for _, ps in parts for v in ps), days],
+            )
+            return len(rows)
+        if rows:
+            cur.execute(insert, params)
+    if not day_marked:
+        _mark_stale(days)
+    return len(rows)
+
+
+def _mark_stale(days: Iterable[date]) -> None:
+    StaleDay.objects.bulk_create([StaleDay(day=d) for d in days], ignore_conflicts=True)
+
+
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     tz = timezone.get_current_timezone()
     return (

@@ -1,12 +1,13 @@
 """Photos are served through Django, not as open files: the original (with EXIF GPS) only to
-staff who may see the case; the stripped public copy and the thumbnail to anyone; a pairing
-visit's photos to those who may see the pairing; a station activity's photo to anyone (it is
-on the public page).
+staff who may see the case; the stripped public copy and the thumbnail to anyone. Apps above
+`cases` that keep files of their own (a pairing visit's photos, a station activity's photo)
+register a finder here that decides who may read them.
 
 Files are read through the storage API only (`FieldFile.open`), never by a filesystem path, so
 the same view serves local files and objects in an S3-compatible store."""
 
 import mimetypes
+from collections.abc import Callable
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
@@ -14,17 +15,23 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest
 
 from gridcity.accounts.actions import authenticate_token
-from gridcity.accounts.models import Role
-from gridcity.cases.actions import effective_role
 from gridcity.cases.models import Attachment
 from gridcity.cases.scope import visible_to
-from gridcity.people.actions import SUPERVISOR_ROLES, pairings_visible_to
-from gridcity.people.models import StationActivity, VisitPhoto
 
-VISIT_ROLES = set(SUPERVISOR_ROLES) | {Role.DEPT_LEAD, Role.HANDLER}
+# (request, path) -> the file to send; None when the path is not the finder's or the requester
+# may not read it. A stored path belongs to one model only, so the first answer decides.
+MediaFinder = Callable[[HttpRequest, str], FieldFile | None]
+_finders: list[MediaFinder] = []
 
 
-def _user(request: HttpRequest):
+def register_media_finder(finder: MediaFinder) -> MediaFinder:
+    """Called from an app's `AppConfig.ready()`; idempotent."""
+    if finder not in _finders:
+        _finders.append(finder)
+    return finder
+
+
+def request_user(request: HttpRequest):
     """The session's user, or the phone's from its bearer token."""
     user = request.user
     if not user.is_authenticated:
@@ -34,24 +41,23 @@ def _user(request: HttpRequest):
     return user
 
 
-def _field_for(request: HttpRequest, path: str) -> FieldFile | None:
+def _attachment(request: HttpRequest, path: str) -> FieldFile | None:
     att = Attachment.objects.filter(Q(file=path) | Q(public_file=path) | Q(thumbnail=path)).first()
-    if att is not None:
-        if att.file.name != path:
-            return att.public_file if att.public_file.name == path else att.thumbnail
-        if not visible_to(_user(request)).filter(pk=att.case_id).exists():
-            return None
-        return att.file
-    photo = VisitPhoto.objects.filter(Q(file=path) | Q(thumbnail=path)).first()
-    if photo is not None:
-        user = _user(request)
-        if not user.is_authenticated or effective_role(user) not in VISIT_ROLES:
-            return None
-        if not pairings_visible_to(user).filter(visits__photos=photo).exists():
-            return None
-        return photo.file if photo.file.name == path else photo.thumbnail
-    activity = StationActivity.objects.filter(photo=path).exclude(photo="").first()
-    return activity.photo if activity is not None else None
+    if att is None:
+        return None
+    if att.file.name != path:
+        return att.public_file if att.public_file.name == path else att.thumbnail
+    if not visible_to(request_user(request)).filter(pk=att.case_id).exists():
+        return None
+    return att.file
+
+
+def _field_for(request: HttpRequest, path: str) -> FieldFile | None:
+    for finder in (_attachment, *_finders):
+        field = finder(request, path)
+        if field is not None:
+            return field
+    return None
 
 
 def serve_media(request: HttpRequest, path: str) -> FileResponse:

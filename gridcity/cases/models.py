@@ -4,6 +4,17 @@ from django.utils.translation import gettext_lazy as _
 from gridcity.cases.reference import new_public_reference
 from gridcity.taxonomy.models import CLOCK_CHOICES
 
+# The workflow's steps by their names in the standard (see workflow.TRANSITIONS).
+STEP_LABELS = {
+    "file": "立案",
+    "verify": "核实",
+    "dispatch": "派遣",
+    "sign": "签收",
+    "handle": "处置",
+    "check": "核查",
+    "close": "结案",
+}
+
 
 class Status(models.TextChoices):
     UNLOCATED = "unlocated", _("待定位")
@@ -200,6 +211,9 @@ class Report(models.Model):
     fingerprint = models.CharField(max_length=64, blank=True)
     is_duplicate = models.BooleanField(default=False)
     external_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # "<integration's user id>:<external_id>" when an integration sent its own record id as the
+    # report's identity: sending the same record again answers with the same case.
+    integration_key = models.CharField(max_length=130, null=True, blank=True, unique=True)
     extra = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -367,8 +381,6 @@ class SupervisionOrder(models.Model):
         return self.settled_at is not None
 
     def get_step_display(self) -> str:
-        from gridcity.cases.workflow import STEP_LABELS
-
         return STEP_LABELS.get(self.step, self.step)
 
     @property

@@ -381,7 +381,7 @@ def check_photos(photos, field: str = "photos") -> list[CheckedPhoto]:
     """Check every (name, bytes) pair; a bad one is an InvalidInput naming `photos[i]`, too
     many of them an InvalidInput naming `photos`. Every header is checked before any photo is
     decoded, so a bomb behind a good photo costs nothing either."""
-    from gridcity.cases.errors import InvalidInput
+    from gridcity.lib.errors import InvalidInput
 
     photos = list(photos)
     if len(photos) > max_count():

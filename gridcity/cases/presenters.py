@@ -17,6 +17,7 @@ ACTION_LABELS = {t.action: t.label for t in BY_ACTION.values()} | {
     "overdue": "超期",
     "attach": "上传照片",
     "appeal_approved": "超期申诉获批",
+    "import": "历史导入",
 }
 
 

@@ -4,7 +4,7 @@ tests all read. Pure: no database access here."""
 from dataclasses import dataclass, field
 
 from gridcity.accounts.models import Role
-from gridcity.cases.models import Status
+from gridcity.cases.models import STEP_LABELS, Status  # noqa: F401  (STEP_LABELS: re-exported)
 
 S = Status
 R = Role
@@ -248,16 +248,6 @@ STEP_OF_STATUS: dict[Status, str] = {
     S.HOLD_REQUESTED: "handle",
     S.HANDLED: "check",
     S.CHECKED: "close",
-}
-
-STEP_LABELS = {
-    "file": "立案",
-    "verify": "核实",
-    "dispatch": "派遣",
-    "sign": "签收",
-    "handle": "处置",
-    "check": "核查",
-    "close": "结案",
 }
 
 

@@ -37,7 +37,6 @@ from gridcity.cases.actions import (
     may_reply,
     sweep_deadlines,
 )
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import (
     OPEN,
     Addressee,
@@ -61,6 +60,7 @@ from gridcity.grids.actions import import_areas, make_grid
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
 from gridcity.lib.coords import CRS, from_wgs84
+from gridcity.lib.errors import CaseError
 from gridcity.lib.geojson import area_m2, polygonal_part
 from gridcity.lib.workcalendar import Clock
 from gridcity.taxonomy.actions import (

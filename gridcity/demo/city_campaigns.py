@@ -44,10 +44,10 @@ from gridcity.campaigns.models import (
     ReboundWarning,
 )
 from gridcity.cases.actions import ReportInput, do_report_case
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Case, Channel, Status
 from gridcity.demo.context import DemoContext, local_time
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import CaseError
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import tiny_jpeg
 

@@ -21,10 +21,10 @@ from PIL import Image, ImageDraw
 from shapely.geometry import shape
 
 from gridcity.accounts.models import User
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Attachment, AttachmentKind, Case, Status
 from gridcity.demo.context import DemoContext, local_time
 from gridcity.grids.models import Area, AreaLevel, Beat
+from gridcity.lib.errors import CaseError
 from gridcity.people.actions import (
     SURVEY_QUESTIONS,
     PointIn,

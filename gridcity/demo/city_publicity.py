@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q
 
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Attachment, Case, Status
 from gridcity.demo.context import DemoContext
+from gridcity.lib.errors import CaseError
 from gridcity.publicity.actions import (
     community_of,
     do_approve_exposure,

@@ -12,6 +12,7 @@ from gridcity.dispatch.engine import Decision, Fallback, RuleRow, RuleSet, decid
 from gridcity.dispatch.models import ResponsibilityRule
 from gridcity.grids.models import Area
 from gridcity.system import stamps
+from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category, FilingCondition
 
 
@@ -55,6 +56,64 @@ rule_config = stamps.stamped(stamps.DISPATCH, _load_rule_config)
 
 def forget_rules() -> None:
     rule_config.forget()
+    catalogue.forget()
+
+
+# What every report looks up besides the rules — its category, the category's first filing
+# condition (auto-filing), the department a case is dispatched to — kept per process under the
+# same stamp (categories, conditions and departments all bump it: dispatch.signals).
+def _load_catalogue() -> dict:
+    categories = list(Category.objects.filter(is_active=True))
+    first_condition: dict[int, FilingCondition] = {}
+    for condition in FilingCondition.objects.order_by("category", "order", "pk"):
+        first_condition.setdefault(condition.category_id, condition)
+    by_code: dict[str, list[Category]] = {}
+    for c in categories:
+        by_code.setdefault(c.code, []).append(c)
+    return {
+        "by_key": {(c.kind, c.code): c for c in categories},
+        "by_code": by_code,
+        "first_condition": first_condition,
+        "category_ids": {c.pk for c in categories},
+        "departments": {d.pk: d for d in Department.objects.all()},
+    }
+
+
+catalogue = stamps.stamped(stamps.DISPATCH, _load_catalogue)
+
+
+def cached_category(ref: str) -> Category | None:
+    """taxonomy.actions.resolve_category from the process's copy of the active categories."""
+    ref = (ref or "").strip()
+    held = catalogue.get()
+    if ":" in ref:
+        kind, code = ref.split(":", 1)
+        found = held["by_key"].get((kind, code))
+        # A miss is asked of the database: the category may have been seeded in bulk since.
+        return found if found is not None else resolve_category(ref)
+    matches = held["by_code"].get(ref, [])
+    if not matches:
+        return resolve_category(ref)
+    if len(matches) == 1:
+        return matches[0]
+    preferred = "component" if ref[:2] in {"01", "02", "03", "04", "05"} else "matter"
+    return next((c for c in matches if c.kind == preferred), matches[0])
+
+
+def first_condition(category_id: int) -> FilingCondition | None:
+    """The category's first filing condition, the one auto-filing chooses."""
+    held = catalogue.get()
+    if category_id in held["first_condition"] or category_id in held["category_ids"]:
+        return held["first_condition"].get(category_id)
+    # A category seeded in bulk (no signal) after the copy was made.
+    return FilingCondition.objects.filter(category_id=category_id).first()
+
+
+def cached_department(pk: int | None) -> Department | None:
+    if pk is None:
+        return None
+    found = catalogue.get()["departments"].get(pk)
+    return found if found is not None else Department.objects.filter(pk=pk).first()
 
 
 def cached_rules() -> RuleSet:

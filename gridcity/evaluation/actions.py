@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from gridcity.accounts.models import Role, User
 from gridcity.cases.actions import add_case_event, effective_role
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridcity.cases.facts import FACT_COLUMNS
+from gridcity.cases.facts import FACT_COLUMNS, FLOW_MEASURES
 from gridcity.cases.models import Case, CaseEvent, FactDay, Status
-from gridcity.evaluation import sources
+from gridcity.evaluation import snapshot, sources
 from gridcity.evaluation.compute import (
+    DAY_COUNTED_COLUMNS,
     FrozenSource,
     LiveSource,
     compute_rankings,
@@ -28,11 +28,11 @@ from gridcity.evaluation.models import (
     AppealLog,
     AppealStatus,
     EvaluationPeriod,
-    Fact,
     FrozenUnitFigure,
     PeriodResult,
     PeriodStatus,
 )
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 CLOSE_ROLES = frozenset({Role.LEADER, Role.SHIFT_LEAD, Role.ADMIN})
 FIRST_REVIEW_ROLES = frozenset({Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN})
@@ -41,20 +41,17 @@ APPEAL_ROLES = frozenset({Role.HANDLER, Role.DEPT_LEAD})
 
 
 def copy_facts(live: LiveSource, row: EvaluationPeriod) -> int:
-    """INSERT … SELECT of the period's live facts into the snapshot, in the database."""
+    """The period's live facts into its snapshot: INSERT … SELECT in the database (on
+    PostgreSQL into a partition of its own, indexed once filled: see snapshot.py). The
+    selects read the month only: the (measure, at) range of the flow measures and the
+    (measure, ended_at) range of the steps open at the period's end."""
     columns = list(FACT_COLUMNS)
-    total = 0
-    for qs in (live.flow(), live.stock()):
-        query, params = qs.values_list(*columns).query.sql_with_params()
-        cols = ", ".join(columns)
-        with connection.cursor() as cur:
-            cur.execute(
-                f"INSERT INTO {Fact._meta.db_table} (period_id, {cols}) "
-                f"SELECT %s, {cols} FROM ({query}) AS live",
-                [row.pk, *params],
-            )
-            total += cur.rowcount
-    return total
+    selects = [
+        qs.values_list(*columns).query.sql_with_params() for qs in (live.flow(), live.stock())
+    ]
+    copied = snapshot.copy_selects(row.pk, columns, selects)
+    snapshot.count_days(row.pk, FLOW_MEASURES, DAY_COUNTED_COLUMNS)
+    return copied
 
 
 def freeze_unit_figures(live: LiveSource, row: EvaluationPeriod) -> int:
@@ -85,7 +82,12 @@ def facts_in_period(period_key: str) -> int:
     )
 
 
-def _freezable(period_key: str, acting_user: User, now: datetime) -> Period:
+def too_big_to_freeze_inline(period: Period) -> bool:
+    """Whether freezing the period belongs to the task worker rather than a web request."""
+    return facts_in_period(period.key) > FREEZE_INLINE_FACTS
+
+
+def check_freezable(period_key: str, acting_user: User, now: datetime) -> Period:
     if effective_role(acting_user) not in CLOSE_ROLES:
         raise Forbidden("只有领导或值班长可以冻结考评期间")
     try:
@@ -105,7 +107,7 @@ def do_freeze_period(
     """Copy every counted fact of the period into the snapshot and store the scored rankings.
     From then on the period's figures, drill-downs and 通报 read only the snapshot."""
     now = now or timezone.now()
-    period = _freezable(period_key, acting_user, now)
+    period = check_freezable(period_key, acting_user, now)
     window = window_for(period)
     try:
         with transaction.atomic():
@@ -129,21 +131,6 @@ def do_freeze_period(
     except IntegrityError as exc:
         raise Conflict(f"{period.label}已冻结", field="period") from exc
     return row
-
-
-def do_request_freeze(
-    period_key: str, *, acting_user: User, now: datetime | None = None
-) -> EvaluationPeriod | None:
-    """Freeze now, or — for a period of more than FREEZE_INLINE_FACTS facts — hand it to the
-    task worker (None). The same checks either way, so a refusal comes back at once."""
-    from gridcity.evaluation.tasks import freeze_period
-
-    now = now or timezone.now()
-    period = _freezable(period_key, acting_user, now)
-    if facts_in_period(period.key) > FREEZE_INLINE_FACTS:
-        freeze_period.enqueue(period.key, acting_user.pk)
-        return None
-    return do_freeze_period(period.key, acting_user=acting_user, now=now)
 
 
 def do_publish_period(

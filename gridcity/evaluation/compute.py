@@ -93,6 +93,7 @@ class LiveSource:
     def __init__(self, window: Window):
         self.w = window
         self._open_steps: list[tuple] | None = None
+        self._days_fresh = False
         self._external: dict[str, dict[int, Decimal] | None] = {}
 
     def flow(self) -> QuerySet:
@@ -129,6 +130,27 @@ class LiveSource:
             .values_list("measure", "unit", "tn", "t1", "t2", "th")
         )
         return list(flow) + self._stock_counted(column, measures)
+
+    def day_counts(self, column: str, measure: str, units: list[int], count: str) -> list:
+        """(day, rows) for each day of the window with rows of the measure for these units,
+        from the day counts (the stale days recounted first, once per source)."""
+        if not self._days_fresh:
+            refresh_stale_days(self.w.first_day, self.w.end_day)
+            self._days_fresh = True
+        return list(
+            FactDay.objects.filter(
+                day__gte=self.w.first_day,
+                day__lt=self.w.end_day,
+                dimension=column,
+                measure=measure,
+                unit__in=units,
+            )
+            .order_by("day")
+            .values("day")
+            .annotate(k=Sum(count))
+            .filter(k__gt=0)
+            .values_list("day", "k")
+        )
 
     def _stock_counted(self, column: str, measures: set[str]) -> list[tuple]:
         """The steps open at the period's end, read once for every unit column (they are few
@@ -168,12 +190,20 @@ class LiveSource:
 
 
 class FrozenSource:
-    """A frozen period's copy of the facts it counted (see do_freeze_period)."""
+    """A frozen period's copy of the facts it counted (see do_freeze_period), with their
+    per-day counts (FrozenDay; none for periods frozen before those were kept)."""
 
     frozen = True
 
     def __init__(self, period_row):
         self.period_row = period_row
+        self._has_days: bool | None = None
+
+    @property
+    def has_days(self) -> bool:
+        if self._has_days is None:
+            self._has_days = self.period_row.days.exists()
+        return self._has_days
 
     def rows(self, measure: str) -> QuerySet:
         if measure not in MEASURES:
@@ -181,7 +211,28 @@ class FrozenSource:
         return self.period_row.facts.filter(measure=measure)
 
     def counted(self, column: str, measures: set[str]) -> list[tuple]:
-        return _grouped(self.period_row.facts.all(), column, measures)
+        facts = self.period_row.facts.all()
+        if column not in DAY_COUNTED_COLUMNS or not self.has_days:
+            return _grouped(facts, column, measures)
+        flow = (
+            self.period_row.days.filter(dimension=column, measure__in=measures)
+            .order_by()
+            .values("measure", "unit")
+            .annotate(tn=Sum("n"), t1=Sum("c1"), t2=Sum("c2"), th=Sum("hours"))
+            .values_list("measure", "unit", "tn", "t1", "t2", "th")
+        )
+        stock = measures & set(STOCK_MEASURES)
+        return list(flow) + (_grouped(facts, column, stock) if stock else [])
+
+    def day_counts(self, column: str, measure: str, units: list[int], count: str) -> list:
+        return list(
+            self.period_row.days.filter(dimension=column, measure=measure, unit__in=units)
+            .order_by("day")
+            .values("day")
+            .annotate(k=Sum(count))
+            .filter(k__gt=0)
+            .values_list("day", "k")
+        )
 
     def external(self, key: str) -> dict[int, Decimal] | None:
         """The source's figures as they stood when the period froze (none there: 0 each)."""
@@ -650,20 +701,45 @@ def get_ranking(period_key: str, unit_type: str) -> Ranking:
 
 # ---------------------------------------------------------------------------------------------
 # Drill-down
-
-
-def _restrict(qs: QuerySet, unit_type: str, unit_key: str) -> QuerySet:
-    if unit_type == UnitType.AREA:
-        area = Area.objects.filter(pk=unit_key).first()
-        if area is None:
-            return qs.none()
-        within = Area.objects.filter(path__startswith=area.path).values("pk")
-        return qs.filter(u_area__in=within)
-    return qs.filter(**{unit_column(unit_type): int(unit_key)})
+#
+# A page of the rows behind a figure must cost what the page costs, not what the period (let
+# alone the history) holds. Per measure reference (_Drill): how many rows, and rows lo … hi in
+# (at, event_id) order.
+# - Departments, people and areas: the count adds up the per-day counts (live: cases.FactDay,
+#   the stale days recounted first; frozen: FrozenDay, counted from the snapshot when it was
+#   taken), which also tell on which days rows lo … hi fall: the page then reads those days'
+#   facts only (live: the (measure, at) index; frozen: the snapshot's (period, measure, unit
+#   column, at, event_id) indexes, one partition per period on PostgreSQL).
+# - Cells (few rows, scattered over the month): live, through the cell's cases
+#   (cases_case.cell_id, then the facts' case_id index); frozen, within their community's
+#   range of the area index.
+# - Steps open at the period's end (a small partial index), and periods frozen before the
+#   day counts were kept: counted and sliced directly.
 
 
 DRILL_FIELDS = ("case_number", "at", "f1", "f2", "raw_overdue", "appealed", "channel")
 DRILL_PAGE = 500
+_DAY_COUNT_OF_FLAG = {"": "n", "f1": "c1", "f2": "c2"}
+
+
+def _area_units(unit_key: str) -> list[int] | None:
+    """The area and every area below it, cells aside: facts name the area just above their
+    cell (None: no such area)."""
+    area = Area.objects.filter(pk=unit_key).first()
+    if area is None:
+        return None
+    return list(
+        Area.objects.filter(path__startswith=area.path, level__lt=AreaLevel.CELL).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _restrict(qs: QuerySet, unit_type: str, unit_key: str) -> QuerySet:
+    if unit_type == UnitType.AREA:
+        units = _area_units(unit_key)
+        return qs.none() if units is None else qs.filter(u_area__in=units)
+    return qs.filter(**{unit_column(unit_type): int(unit_key)})
 
 
 def _drill_qs(source, measure: str, flag: str, unit_type: str, unit_key: str) -> QuerySet:
@@ -674,18 +750,94 @@ def _drill_qs(source, measure: str, flag: str, unit_type: str, unit_key: str) ->
 
 
 def drill_rows(source, measure: str, flag: str, unit_type: str, unit_key: str) -> list[dict]:
+    """Every row behind a measure for a unit (for checks and exports; pages use drilldown)."""
     return list(_drill_qs(source, measure, flag, unit_type, unit_key))
 
 
-def _page(querysets: list[QuerySet], offset: int, limit: int) -> tuple[list[dict], int]:
-    """Rows offset … offset + limit of the querysets one after another, and their total."""
+class _Drill:
+    """The rows of one measure reference for one unit in a period, live or frozen."""
+
+    def __init__(self, source, ref, unit_type: str, unit_key: str):
+        self.source, self.ref, self.unit_type, self.unit_key = source, ref, unit_type, unit_key
+        self.column = unit_column(unit_type)
+        self.by_day = (
+            ref.measure not in STOCK_MEASURES
+            and self.column in DAY_COUNTED_COLUMNS
+            and (not source.frozen or source.has_days)
+        )
+        self._days: list[tuple[date, int]] | None = None
+
+    def qs(self) -> QuerySet:
+        qs = _drill_qs(self.source, self.ref.measure, self.ref.flag, self.unit_type, self.unit_key)
+        if self.column != "u_cell":
+            return qs
+        if self.source.frozen:
+            # Within its community's range of the (period, measure, u_area, …) index.
+            community = (
+                Area.objects.filter(pk=int(self.unit_key))
+                .values_list("parent_id", flat=True)
+                .first()
+            )
+            return qs if community is None else qs.filter(u_area=community)
+        # By the cell's cases (indexes cases_case.cell_id, then casefact_case): a cell's few
+        # rows are scattered over the whole month of its measure.
+        from gridcity.cases.models import Case
+
+        return qs.filter(case_id__in=Case.objects.filter(cell_id=int(self.unit_key)).values("pk"))
+
+    def days(self) -> list[tuple[date, int]]:
+        if self._days is None:
+            if self.unit_type == UnitType.AREA:
+                units = _area_units(self.unit_key) or []
+            else:
+                units = [int(self.unit_key)]
+            count = _DAY_COUNT_OF_FLAG[self.ref.flag]
+            self._days = self.source.day_counts(self.column, self.ref.measure, units, count)
+        return self._days
+
+    def total(self) -> int:
+        if self.by_day:
+            return sum(k for _, k in self.days())
+        return self.qs().count()
+
+    def slice(self, lo: int, hi: int) -> list[dict]:
+        if not self.by_day:
+            return list(self.qs()[lo:hi])
+        # The days holding rows lo … hi: rows before the first of them are skipped by count.
+        seen, before, first, last = 0, 0, None, None
+        for day, k in self.days():
+            if first is None:
+                if seen + k <= lo:
+                    seen += k
+                    continue
+                first, before = day, seen
+            last = day
+            seen += k
+            if seen >= hi:
+                break
+        if first is None:
+            return []
+        tz = timezone.get_current_timezone()
+        qs = self.qs().filter(
+            at__gte=datetime.combine(first, time.min, tz),
+            at__lt=datetime.combine(last + timedelta(days=1), time.min, tz),
+        )
+        return list(qs[lo - before : hi - before])
+
+
+def _drill_for(source, ref, unit_type: str, unit_key: str) -> _Drill:
+    return _Drill(source, ref, unit_type, unit_key)
+
+
+def _page(drills: list, offset: int, limit: int) -> tuple[list[dict], int]:
+    """Rows offset … offset + limit of the references one after another, and their total."""
     rows: list[dict] = []
     total = 0
-    for qs in querysets:
-        n = qs.count()
+    for drill in drills:
+        n = drill.total()
         lo, hi = max(offset - total, 0), max(offset + limit - total, 0)
         if hi > 0 and lo < n:
-            rows += list(qs[lo : min(hi, n)])
+            rows += drill.slice(lo, min(hi, n))
         total += n
     return rows, total
 
@@ -700,11 +852,11 @@ def drilldown(
     source = source_for(period)
     offset = (max(page, 1) - 1) * DRILL_PAGE
 
-    def qs(ref):
-        return _drill_qs(source, ref.measure, ref.flag, unit_type, unit_key)
+    def drill(ref):
+        return _drill_for(source, ref, unit_type, unit_key)
 
-    num, num_total = _page([qs(d.numerator)], offset, DRILL_PAGE)
-    den, den_total = _page([qs(r) for r in d.denominator], offset, DRILL_PAGE)
+    num, num_total = _page([drill(d.numerator)], offset, DRILL_PAGE)
+    den, den_total = _page([drill(r) for r in d.denominator], offset, DRILL_PAGE)
     pages = max(1, -(-max(num_total, den_total) // DRILL_PAGE))
     return {
         "indicator": d,

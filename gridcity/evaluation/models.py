@@ -162,15 +162,28 @@ class Fact(FactColumns):
     (cases.CaseFact) as it stood when the period froze."""
 
     # No database constraint: freezing a big city's month copies millions of rows, and a
-    # foreign-key check per row was a quarter of that time.
+    # foreign-key check per row was a quarter of that time. No index of its own either: every
+    # index below starts with it. On PostgreSQL the table is partitioned by period (snapshot.py).
     period = models.ForeignKey(
-        EvaluationPeriod, on_delete=models.CASCADE, related_name="facts", db_constraint=False
+        EvaluationPeriod,
+        on_delete=models.CASCADE,
+        related_name="facts",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
         verbose_name = _("考评事实")
         verbose_name_plural = _("考评事实")
-        indexes = [models.Index(fields=["period", "measure"], name="fact_period_measure")]
+        # The drill-down's filter and order, one per unit column: a page and its count are one
+        # range of one index, however big the period (compute.drilldown). Cells use their
+        # community's range (u_area): each index costs a sort of the month when freezing.
+        indexes = [
+            models.Index(
+                fields=["period", "measure", column, "at", "event_id"], name=f"fact_drill_{name}"
+            )
+            for column, name in (("u_dept", "dept"), ("u_actor", "actor"), ("u_area", "area"))
+        ]
 
 
 class PeriodResult(models.Model):
@@ -276,3 +289,30 @@ class AppealLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status}→{self.to_status}"
+
+
+class FrozenDay(models.Model):
+    """A frozen period's facts of one local day counted per measure and unit, for each of the
+    unit columns u_dept, u_actor and u_area (as cases.FactDay counts the live facts): the
+    snapshot's figures add these up, and a drill-down page finds here the days its rows fall
+    on, so it reads those days' facts only."""
+
+    period = models.ForeignKey(EvaluationPeriod, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    dimension = models.CharField(max_length=8)
+    measure = models.CharField(max_length=24)
+    unit = models.BigIntegerField()
+    n = models.IntegerField()
+    c1 = models.IntegerField()
+    c2 = models.IntegerField()
+    hours = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["period", "dimension", "measure", "unit", "day"], name="frozenday_unit"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.day} {self.dimension}={self.unit} {self.measure}: {self.n}"

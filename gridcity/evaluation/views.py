@@ -17,9 +17,8 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Case
-from gridcity.evaluation import actions, sources
+from gridcity.evaluation import actions, sources, tasks
 from gridcity.evaluation.access import may_view, may_view_board
 from gridcity.evaluation.compute import (
     Ranking,
@@ -38,6 +37,7 @@ from gridcity.evaluation.indicators import (
 from gridcity.evaluation.models import Appeal, AppealStatus, EvaluationPeriod
 from gridcity.evaluation.reports import bulletin_pdf, bulletin_xlsx, criticism_draft
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import CaseError
 
 
 def _default_period() -> str:
@@ -371,7 +371,7 @@ def close_period(request: HttpRequest) -> HttpResponse:
         if request.POST.get("step") == "publish":
             actions.do_publish_period(period, acting_user=request.user)
             messages.success(request, "已发布")
-        elif actions.do_request_freeze(period, acting_user=request.user) is None:
+        elif tasks.request_freeze(period, acting_user=request.user) is None:
             messages.success(
                 request, "本期考评事实较多，已转入后台冻结（约需一两分钟），完成后本页显示“已冻结”"
             )

@@ -2,10 +2,10 @@ from django.http import JsonResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from gridcity.cases.errors import InvalidInput
 from gridcity.grids.actions import locate
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.lib.coords import CRS, to_wgs84, validate_lonlat
+from gridcity.lib.errors import InvalidInput
 
 router = Router(tags=["区域与网格"])
 

@@ -10,12 +10,13 @@ next; and it keeps two integers per identity, whatever the traffic.
 A refused request uses no quota, so a client that retries too fast is held back only by what it
 was allowed earlier, and a flood of refused requests writes nothing."""
 
-import fcntl
 import hashlib
 import ipaddress
 import logging
 import math
 import os
+import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,16 +60,16 @@ def hit(scope: str, identity: str, rate: Rate | None) -> Verdict:
     prev_key = f"rl:{scope}:{seconds}:{digest}:{window - 1}"
     weight = 1 - elapsed / seconds
     try:
-        with _exclusive() as counter:
-            seen = counter.get_many([prev_key, cur_key])
-            prev, cur = int(seen.get(prev_key, 0)), int(seen.get(cur_key, 0))
+        counter = _counter()
+        with counter.exclusive():
+            prev, cur = counter.read(prev_key, cur_key)
             if prev * weight + cur + 1 > count:
                 return Verdict(False, _wait(count, seconds, elapsed, prev, cur))
             # The counter outlives its window: the next window weighs it.
-            n = _increment(counter, cur_key, 1, 2 * seconds + 1)
+            n = counter.increment(cur_key, 1, 2 * seconds + 1)
             if prev * weight + n > count:
                 # Another process took the last request in between.
-                _increment(counter, cur_key, -1, 2 * seconds + 1)
+                counter.increment(cur_key, -1, 2 * seconds + 1)
                 return Verdict(False, _wait(count, seconds, elapsed, prev, n - 1))
     except Exception:  # noqa: BLE001
         # The shared cache is down: /readyz reports it. Refusing every request would take
@@ -89,34 +90,109 @@ def _wait(count: int, seconds: int, elapsed: float, prev: int, cur: int) -> int:
     return max(1, math.ceil(seconds - elapsed + later))
 
 
-@contextmanager
-def _exclusive():
-    """The cache to count in, held for this process alone when its backend cannot increment
-    atomically. Redis and local memory can; Django's file cache reads and rewrites a file, so
-    two workers of a node would each miss the other's count. A lock file in the cache's
-    directory serialises them."""
-    counter = caches["default"]
-    if not isinstance(counter, FileBasedCache):
-        yield counter
-        return
-    os.makedirs(counter._dir, exist_ok=True)
-    with open(os.path.join(counter._dir, "ratelimit.lock"), "ab") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+class _CacheCounter:
+    """Counts in a cache that increments atomically (Redis, local memory): no lock needed."""
+
+    def __init__(self, cache) -> None:
+        self.cache = cache
+
+    @contextmanager
+    def exclusive(self):
+        yield
+
+    def read(self, prev_key: str, cur_key: str) -> tuple[int, int]:
+        seen = self.cache.get_many([prev_key, cur_key])
+        return int(seen.get(prev_key, 0)), int(seen.get(cur_key, 0))
+
+    def increment(self, key: str, delta: int, timeout: int) -> int:
+        self.cache.add(key, 0, timeout)
         try:
-            yield counter
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            return self.cache.incr(key, delta)
+        except ValueError:  # evicted between add and incr
+            self.cache.add(key, 0, timeout)
+            return self.cache.incr(key, delta)
 
 
-def _increment(counter, key: str, delta: int, timeout: int) -> int:
-    if isinstance(counter, FileBasedCache):
-        # Held under the lock; a plain `incr` would also reset the expiry to the default.
-        n = int(counter.get(key, 0)) + delta
-        counter.set(key, n, timeout)
-        return n
-    counter.add(key, 0, timeout)
-    try:
-        return counter.incr(key, delta)
-    except ValueError:  # evicted between add and incr
-        counter.add(key, 0, timeout)
-        return counter.incr(key, delta)
+class _FileCounter:
+    """One node without Redis: the counts live in a small SQLite file beside the file cache.
+    Django's file cache rewrites a file and lists its whole directory on every write (about
+    3 ms a request); one SQLite write transaction serialises the node's workers and costs a
+    fraction of that. The counts are not worth an fsync: losing the last ones in a power cut
+    only forgives a few requests."""
+
+    PRUNE_EVERY = 1000
+
+    def __init__(self, directory: str) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, "ratelimit.sqlite3")
+        self._local = threading.local()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS hits "
+                "(key TEXT PRIMARY KEY, n INTEGER NOT NULL, expires REAL NOT NULL)"
+            )
+            self._local.conn, self._local.pid, self._local.writes = conn, os.getpid(), 0
+        return conn
+
+    @contextmanager
+    def exclusive(self):
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def read(self, prev_key: str, cur_key: str) -> tuple[int, int]:
+        rows = dict(
+            self.db.execute(
+                "SELECT key, n FROM hits WHERE key IN (?, ?) AND expires > ?",
+                (prev_key, cur_key, time.time()),
+            ).fetchall()
+        )
+        return int(rows.get(prev_key, 0)), int(rows.get(cur_key, 0))
+
+    def increment(self, key: str, delta: int, timeout: int) -> int:
+        now = time.time()
+        self._local.writes += 1
+        if self._local.writes % self.PRUNE_EVERY == 0:
+            self.db.execute("DELETE FROM hits WHERE expires <= ?", (now,))
+        (n,) = self.db.execute(
+            "INSERT INTO hits (key, n, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET n = CASE WHEN expires > ? THEN n + ? ELSE ? END, "
+            "expires = excluded.expires RETURNING n",
+            (key, delta, now + timeout, now, delta, delta),
+        ).fetchone()
+        return int(n)
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM hits")
+
+
+_file_counters: dict[str, _FileCounter] = {}
+
+
+def _counter():
+    cache = caches["default"]
+    if not isinstance(cache, FileBasedCache):
+        return _CacheCounter(cache)
+    counter = _file_counters.get(cache._dir)
+    if counter is None:
+        counter = _file_counters[cache._dir] = _FileCounter(cache._dir)
+    return counter
+
+
+def forget_counts() -> None:
+    """Start every quota of a single node afresh (the tests do, between tests)."""
+    counter = _counter()
+    if isinstance(counter, _FileCounter):
+        counter.clear()

@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from gridcity.open311.keys import keys_changed
 from gridcity.open311.models import ApiKey, Delivery, DeliveryAttempt, EventType, Subscription
-from gridcity.open311.webhooks import send_test_event
+from gridcity.open311.webhooks import forget_subscriptions, send_test_event
 
 
 @admin.register(ApiKey)
@@ -11,6 +12,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "name",
         "prefix",
         "may_see_internal",
+        "reads_per_minute",
+        "writes_per_minute",
         "created_at",
         "last_used_at",
         "revoked_at",
@@ -26,6 +29,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="吊销所选密钥")
     def revoke(self, request, queryset):
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        keys_changed()  # an update() sends no save signal
         self.message_user(request, f"已吊销 {n} 个密钥")
 
 
@@ -52,6 +56,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.action(description="重新启用（清零失败计数）")
     def reactivate(self, request, queryset):
         queryset.update(is_active=True, consecutive_failures=0, disabled_at=None)
+        forget_subscriptions()  # an update() sends no save signal
 
 
 class AttemptInline(admin.TabularInline):

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from gridcity.accounts.actions import authenticate_token
 from gridcity.cases.api import CaseFilter, filter_cases
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import OPEN, Status
 from gridcity.cases.scope import visible_to
+from gridcity.lib.errors import CaseError
 from gridcity.lib.text import spreadsheet_cell
 
 CHUNK = 2000

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,22 @@ class ApiKey(models.Model):
             "勾选后，该密钥读取的案件附带内部流转备注、经办人员和内部状态；"
             "仅限签有保密协议的合作系统（如 12345 热线平台）。"
         ),
+    )
+    # A partner's integration may need more than the installation's default per-key quota
+    # (GRIDCITY_OPEN311_RATE_LIMITS); empty keeps the default. Anonymous limits never change.
+    reads_per_minute = models.PositiveIntegerField(
+        _("每分钟查询上限"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("留空则使用系统默认的每密钥限额。"),
+    )
+    writes_per_minute = models.PositiveIntegerField(
+        _("每分钟上报上限"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("留空则使用系统默认的每密钥限额。"),
     )
 
     class Meta:

@@ -7,9 +7,9 @@ XML 1.0 cannot hold most control characters at all, and ElementTree writes them 
 cleaned on the way out too, so one old description with a bell in it cannot make a whole list
 unparseable for every partner."""
 
-import json
 from xml.etree import ElementTree as ET
 
+import orjson
 from django.http import HttpResponse
 
 from gridcity.lib.text import strip_control
@@ -58,19 +58,30 @@ def xml_document(root: str, item: str | None, body) -> bytes:
 
 
 def _drop_none(value):
+    # Recurse only into containers: a page of a thousand requests has twenty thousand values.
     if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+        return {
+            k: _drop_none(v) if isinstance(v, dict | list) else v
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
-        return [_drop_none(v) for v in value]
+        return [_drop_none(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
-def respond(fmt: str, root: str, item: str | None, body, status: int = 200) -> HttpResponse:
+def document(fmt: str, root: str, item: str | None, body) -> bytes:
     if fmt == "xml":
-        content = xml_document(root, item, body)
-    else:
-        content = json.dumps(_drop_none(body), ensure_ascii=False).encode()
-    return HttpResponse(content, status=status, content_type=CONTENT_TYPES[fmt])
+        return xml_document(root, item, body)
+    # orjson writes UTF-8 as json.dumps(ensure_ascii=False) does, several times faster; a lazy
+    # translation that slipped into a body is written as its text.
+    return orjson.dumps(_drop_none(body), default=str)
+
+
+def respond(fmt: str, root: str, item: str | None, body, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        document(fmt, root, item, body), status=status, content_type=CONTENT_TYPES[fmt]
+    )
 
 
 def error(fmt: str, status: int, description: str, headers: dict | None = None) -> HttpResponse:

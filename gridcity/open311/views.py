@@ -12,29 +12,35 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from gridcity.cases.actions import ReportInput, do_report_case
-from gridcity.cases.errors import CaseError, InvalidInput
 from gridcity.cases.models import Case, CaseEvent, Channel
 from gridcity.cases.public import public_events
 from gridcity.grids.models import Area, AreaLevel
-from gridcity.lib.bounds import EARLIEST_DATE, LATEST_DATE
+from gridcity.lib.bounds import EARLIEST_DATE, LATEST_DATE, MAX_PAGE
 from gridcity.lib.clientip import client_ip
 from gridcity.lib.coords import validate_lonlat
+from gridcity.lib.errors import CaseError, InvalidInput
 from gridcity.lib.ratelimit import hit, per_address
 from gridcity.lib.text import clean_text
+from gridcity.open311 import catalog
 from gridcity.open311 import services as s
 from gridcity.open311.keys import authenticate_key
-from gridcity.open311.render import error, respond
+from gridcity.open311.render import CONTENT_TYPES, document, error, respond
 from gridcity.taxonomy.models import FilingCondition
 
 MAX_WINDOW = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
+# The spec lets a server choose ("first 1000 requests … whichever is smallest"); a hundred is
+# what the other servers answer by default, and a page a client can always take in one go.
+DEFAULT_PAGE_SIZE = 100
 MAX_DESCRIPTION = 4000
 DEFAULT_RATE_LIMITS = {
-    # (requests, seconds), sliding. A valid api_key has its own quota wherever it calls from;
+    # (requests, seconds), sliding. A valid api_key has its own quota wherever it calls from
+    # (an administrator may give one key more: ApiKey.reads_per_minute / writes_per_minute);
     # a request without one, or with a wrong one, counts against its client address.
     "read_per_ip": (600, 60),
     "read_per_key": (3000, 60),
@@ -82,6 +88,10 @@ def _rate_limit(request: HttpRequest) -> None:
         bucket, identity = f"{verb}_per_ip", per_address(client_ip(request))
     limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "GRIDCITY_OPEN311_RATE_LIMITS", {})}
     rate = limits.get(bucket)
+    if key is not None:
+        own = key.reads_per_minute if verb == "read" else key.writes_per_minute
+        if own:
+            rate = (own, 60)
     verdict = hit(f"open311:{bucket}", identity, rate)
     if not verdict.allowed:
         raise BadRequest(
@@ -158,22 +168,53 @@ def w3c_now_day() -> str:
     return s.w3c(now.replace(hour=0, minute=0, second=0, microsecond=0))
 
 
+def _validated(request: HttpRequest, fmt: str, doc: catalog.Document) -> HttpResponse:
+    """A cached document, or 304 to a client whose copy (If-None-Match, If-Modified-Since)
+    is current. `no-cache`: a client may keep it but asks again, so a change shows at once."""
+    response = get_conditional_response(
+        request, etag=doc.etag, last_modified=int(doc.last_modified)
+    )
+    if response is None:
+        response = HttpResponse(doc.content, content_type=CONTENT_TYPES[fmt])
+    response["ETag"] = doc.etag
+    response["Last-Modified"] = catalog.http_date(doc.last_modified)
+    response["Cache-Control"] = "public, no-cache"
+    return response
+
+
 @require_GET
 @_endpoint
 def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
     _jurisdiction(request)
-    rows = [s.service_out(c) for c in s.active_categories()]
-    return respond(fmt, "services", "service", rows)
+
+    def build() -> bytes:
+        rows = [s.service_out(c) for c in s.active_categories()]
+        return document(fmt, "services", "service", rows)
+
+    return _validated(request, fmt, catalog.document(("services", fmt), build))
+
+
+def _category(code: str):
+    """A published service code from the catalog; other spellings (`matter:06042`, a bare or
+    legacy code) through the taxonomy."""
+    found = catalog.active_category(code)
+    return found if found is not None else s.category_for(code)
 
 
 @require_GET
 @_endpoint
 def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpResponse:
     _jurisdiction(request)
-    category = s.category_for(code)
+    category = _category(code)
     if category is None:
         raise BadRequest(f"service_code {code[:50]} not found", 404)
-    return respond(fmt, "service_definition", None, s.definition_out(category))
+
+    def build() -> bytes:
+        return document(fmt, "service_definition", None, s.definition_out(category))
+
+    return _validated(
+        request, fmt, catalog.document(("definition", s.service_code(category), fmt), build)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,11 +271,11 @@ def _window(request: HttpRequest, *, default_days: int = 90) -> tuple[datetime, 
 def _page(request: HttpRequest) -> tuple[int, int]:
     try:
         page = int(_param(request, "page") or 1)
-        size = int(_param(request, "page_size") or MAX_PAGE_SIZE)
+        size = int(_param(request, "page_size") or DEFAULT_PAGE_SIZE)
     except ValueError as exc:
         raise BadRequest("page and page_size must be whole numbers") from exc
-    if page < 1 or page > 1_000_000:
-        raise BadRequest("page must be 1 or more")
+    if not 1 <= page <= MAX_PAGE:
+        raise BadRequest(f"page must be between 1 and {MAX_PAGE}")
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise BadRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     return page, size
@@ -270,7 +311,7 @@ def _list_requests(request: HttpRequest, fmt: str) -> HttpResponse:
             for code in (c.strip() for c in codes.split(",")):
                 if not code:
                     continue
-                cat = s.category_for(code)
+                cat = _category(code)
                 if cat is None:
                     raise BadRequest(f"service_code {code[:50]} not found")
                 cats.append(cat.pk)
@@ -284,12 +325,42 @@ def _list_requests(request: HttpRequest, fmt: str) -> HttpResponse:
         start, end = _window(request)
         qs = qs.filter(reported_at__gte=start, reported_at__lte=end)
     internal = _internal(request)
-    qs = s.with_request_fields(qs, extensions=extensions, internal=internal)
-    rows = qs.order_by("-reported_at", "-pk")[(page - 1) * size : page * size]
-    absolute = _absolute(request)
-    body = [
-        s.request_out(c, absolute=absolute, extensions=extensions, internal=internal) for c in rows
-    ]
+    offset = (page - 1) * size
+    lean = s.lean_requests(qs, extensions=extensions, internal=internal)
+    rows = list(lean.order_by("-reported_at", "-pk")[offset : offset + size])
+    # A short page is the last one: its count needs no query.
+    last = len(rows) < size and (rows or page == 1)
+    total = offset + len(rows) if last else qs.count()
+    response = _requests_response(request, fmt, rows, extensions=extensions, internal=internal)
+    response["X-Result-Count"] = str(total)
+    links = []
+    if offset + len(rows) < total:
+        links.append(f'<{_page_url(request, page + 1)}>; rel="next"')
+    if page > 1:
+        links.append(f'<{_page_url(request, page - 1)}>; rel="prev"')
+    if links:
+        response["Link"] = ", ".join(links)
+    return response
+
+
+def _page_url(request: HttpRequest, page: int) -> str:
+    # Without api_key: a key belongs in the X-Api-Key header, not in a link that gets logged.
+    query = request.GET.copy()
+    query.pop("api_key", None)
+    query["page"] = str(page)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+def _requests_response(
+    request: HttpRequest, fmt: str, rows: list[dict], *, extensions: bool, internal: bool
+) -> HttpResponse:
+    body = s.requests_out(
+        rows,
+        categories=catalog.catalog().by_pk,
+        absolute=_absolute(request),
+        extensions=extensions,
+        internal=internal,
+    )
     return respond(fmt, "service_requests", "request", body)
 
 
@@ -302,13 +373,10 @@ def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpRespo
     if area is not None:
         qs = qs.filter(area_path__startswith=area.path)
     internal = _internal(request)
-    case = s.with_request_fields(qs, extensions=extensions, internal=internal).first()
-    if case is None:
+    rows = list(s.lean_requests(qs, extensions=extensions, internal=internal)[:1])
+    if not rows:
         raise BadRequest(f"service_request_id {request_id[:50]} not found", 404)
-    body = [
-        s.request_out(case, absolute=_absolute(request), extensions=extensions, internal=internal)
-    ]
-    return respond(fmt, "service_requests", "request", body)
+    return _requests_response(request, fmt, rows, extensions=extensions, internal=internal)
 
 
 @require_GET
@@ -384,7 +452,7 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
     code = _param(request, "service_code")
     if code is None:
         raise BadRequest("service_code is required")
-    category = s.category_for(code)
+    category = _category(code)
     if category is None:
         raise BadRequest(f"service_code {code[:50]} not found", 404)
 

@@ -14,12 +14,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
+from django_tasks import task
 
 from gridcity.cases.models import Case
 from gridcity.open311.models import (
@@ -69,12 +74,52 @@ def case_payload(case: Case) -> dict:
     return body
 
 
+# Every case change asks which subscriptions want it; they change a few times a year. The
+# active ones are kept in the shared cache (Redis when configured: one copy for every node) and
+# dropped on any save or delete of a subscription, and when a failing one is switched off.
+SUBSCRIPTIONS_CACHE_KEY = "open311:active-subscriptions"
+SUBSCRIPTIONS_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ActiveSubscription:
+    pk: int
+    event_types: tuple[str, ...]
+
+    def wants(self, event_type: str) -> bool:
+        return event_type in self.event_types
+
+
+def active_subscriptions() -> list[ActiveSubscription]:
+    held = cache.get(SUBSCRIPTIONS_CACHE_KEY)
+    if held is None:
+        held = [
+            ActiveSubscription(pk, tuple(types or ()))
+            for pk, types in Subscription.objects.filter(is_active=True).values_list(
+                "pk", "event_types"
+            )
+        ]
+        cache.set(SUBSCRIPTIONS_CACHE_KEY, held, SUBSCRIPTIONS_CACHE_SECONDS)
+    return held
+
+
+def forget_subscriptions() -> None:
+    cache.delete(SUBSCRIPTIONS_CACHE_KEY)
+
+
+@receiver([post_save, post_delete], sender=Subscription)
+def subscription_changed(sender, **kwargs) -> None:
+    forget_subscriptions()
+    # Again once committed: a concurrent emit may have cached the rows as they were before.
+    transaction.on_commit(forget_subscriptions)
+
+
 def emit(event_type: str, case: Case, *, data: dict | None = None) -> list[Delivery]:
     """Call from an action inside `transaction.on_commit`: the event is then about a state
     that really happened. Returns the deliveries created (none without subscribers)."""
     if event_type not in EventType.values:
         raise ValueError(f"unknown webhook event {event_type}")
-    subs = [s for s in Subscription.objects.filter(is_active=True) if s.wants(event_type)]
+    subs = [s for s in active_subscriptions() if s.wants(event_type)]
     if not subs:
         return []
     payload = {
@@ -101,7 +146,7 @@ def _record(subs, event_type: str, payload: dict, number: str) -> list[Delivery]
     with transaction.atomic():
         deliveries = [
             Delivery.objects.create(
-                subscription=sub,
+                subscription_id=sub.pk,
                 event_id=payload["id"],
                 event_type=event_type,
                 case_number=number,
@@ -114,9 +159,13 @@ def _record(subs, event_type: str, payload: dict, number: str) -> list[Delivery]
     return deliveries
 
 
-def schedule(delivery_id: int, run_after: datetime | None = None) -> None:
-    from gridcity.open311.tasks import deliver_webhook
+@task()
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt; a failure re-enqueues itself with `run_after` (exponential back-off)."""
+    return attempt(delivery_id)
 
+
+def schedule(delivery_id: int, run_after: datetime | None = None) -> None:
     task = deliver_webhook
     if run_after is not None and task.get_backend().supports_defer:
         task = task.using(run_after=run_after)
@@ -191,6 +240,7 @@ def attempt(delivery_id: int) -> str:
         pk=sub.pk, is_active=True, consecutive_failures__gte=config("disable_after")
     ).update(is_active=False, disabled_at=now)
     if disabled:
+        forget_subscriptions()
         log.warning("webhook subscription %s disabled after repeated failures", sub.pk)
     if disabled or delivery.attempts >= config("max_attempts"):
         Delivery.objects.filter(pk=delivery_id).update(

@@ -22,11 +22,11 @@ from django.utils import timezone
 from gridcity.accounts import audit
 from gridcity.accounts.models import Department, DepartmentKind, Role, User
 from gridcity.cases.actions import ReportInput, do_report_case, effective_role
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.models import Channel
 from gridcity.cases.photos import check_photos
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.lib.text import clean_text
 from gridcity.people import track
 from gridcity.people.models import (

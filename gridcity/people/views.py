@@ -20,12 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcity.accounts import audit
+from gridcity.accounts.access import role_required
 from gridcity.accounts.models import Role, User
 from gridcity.cases.actions import effective_role
-from gridcity.cases.errors import CaseError, Forbidden, InvalidInput
 from gridcity.cases.models import OPEN, Case, Status
+from gridcity.grids.maps import map_settings
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.lib.bounds import check_date, date_or_none
+from gridcity.lib.errors import CaseError, Forbidden, InvalidInput
 from gridcity.people import track
 from gridcity.people.actions import (
     ASSESSOR_ROLES,
@@ -85,7 +87,6 @@ from gridcity.people.models import (
 from gridcity.people.naming import natural_key
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category
-from gridcity.web.field import map_settings, role_required
 
 FIELD = {Role.INSPECTOR, Role.ADMIN}
 

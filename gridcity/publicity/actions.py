@@ -12,10 +12,10 @@ from django.utils import timezone
 from gridcity.accounts import audit
 from gridcity.accounts.models import CENTRE_ROLES, Department, Role, User
 from gridcity.cases.actions import effective_role
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.cases.models import Case, Status
 from gridcity.cases.scope import visible_to
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.lib.text import clean_text
 from gridcity.publicity.models import (
     ACTIVE_STATES,

@@ -20,11 +20,11 @@ from django.views.decorators.http import require_POST
 
 from gridcity.accounts import audit
 from gridcity.accounts.models import Department
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import Attachment, Case
 from gridcity.cases.scope import visible_to
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.lib.bounds import date_or_none
+from gridcity.lib.errors import CaseError
 from gridcity.publicity import actions
 from gridcity.publicity.figures import local_midnight
 from gridcity.publicity.models import Exposure, ExposureKind, ExposureState, Tone

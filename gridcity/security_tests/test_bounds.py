@@ -191,7 +191,7 @@ def test_a_sensor_reading_from_year_one_is_rejected_not_a_500(api, city, moment)
 
 def test_a_campaign_cannot_end_in_9999(city):
     from gridcity.campaigns.actions import do_create_campaign
-    from gridcity.cases.errors import InvalidInput
+    from gridcity.lib.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as caught:
         do_create_campaign(
@@ -294,9 +294,14 @@ def test_a_real_500_under_the_api_is_json(api, city, debug):
     assert "Traceback" not in body["error"] and "lost" not in body["error"]
 
 
-def test_a_real_500_under_open311_is_its_error_list_in_the_format_asked(city, debug):
+def test_a_real_500_under_open311_is_its_error_list_in_the_format_asked(city, debug, monkeypatch):
     case = dispatched_case(city)
-    Case.objects.filter(pk=case.pk).update(status="lost")
+
+    def broken(*args, **kwargs):
+        # A fault in the serialiser itself: the lean rows tolerate any stored status.
+        raise RuntimeError("lost")
+
+    monkeypatch.setattr("gridcity.open311.services.requests_out", broken)
     raw = do_create_api_key("12345 热线平台")
     ApiKey.objects.filter(name="12345 热线平台").update(may_see_internal=True)
     client = Client(raise_request_exception=False)

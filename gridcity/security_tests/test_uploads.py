@@ -33,11 +33,11 @@ from PIL import Image, ImageCms, PngImagePlugin
 
 from gridcity.accounts.actions import do_create_token
 from gridcity.cases.actions import ReportInput, do_report_case
-from gridcity.cases.errors import InvalidInput
 from gridcity.cases.models import Attachment, Case, Channel
 from gridcity.cases.tests.test_s3_storage import PREFIX as S3_PREFIX
 from gridcity.cases.tests.test_s3_storage import bucket as s3_bucket  # noqa: F401 (a fixture)
 from gridcity.cases.tests.test_s3_storage import moto_endpoint  # noqa: F401 (a fixture)
+from gridcity.lib.errors import InvalidInput
 from gridcity.people.actions import VisitIn, do_record_visit
 from gridcity.people.models import Pairing
 from gridcity.taxonomy.actions import resolve_category

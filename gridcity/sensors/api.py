@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from ninja.security import APIKeyHeader
 
 from gridcity.api import AUTH
-from gridcity.cases.errors import Forbidden, InvalidInput, NotFound
+from gridcity.lib.errors import Forbidden, InvalidInput, NotFound
 from gridcity.sensors.actions import (
     MAX_BATCH,
     device_for_token,

@@ -26,14 +26,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gridcity.cases.errors import CaseError
-from gridcity.sensors.actions import do_ingest_readings
+from gridcity.lib.errors import CaseError
+from gridcity.sensors.actions import MAX_BATCH, do_ingest_readings
 from gridcity.system.metrics import count_readings_ingested
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "gridcity"
 SESSION_EXPIRY_S = 7 * 24 * 3600
+RECEIVE_MAXIMUM = 1000
 
 
 def topic_filter(prefix: str = DEFAULT_PREFIX) -> str:
@@ -61,11 +62,10 @@ def items_of_message(topic: str, payload: bytes, prefix: str = DEFAULT_PREFIX) -
     items = body if isinstance(body, list) else [body]
     out = []
     for it in items:
+        # The dicts are this message's own: set the device in place, no copy per reading.
         if isinstance(it, dict):
-            if it.get("device") not in (None, code):
-                it = {**it, "device": f"{it.get('device')}（主题为 {code}）"}
-            else:
-                it = {**it, "device": code}
+            named = it.get("device")
+            it["device"] = code if named in (None, code) else f"{named}（主题为 {code}）"
         out.append(it)
     return out
 
@@ -95,6 +95,7 @@ class Ingestor:
         client_id: str = "gridcity-ingest",
         prefix: str = DEFAULT_PREFIX,
         batch_size: int = 2000,
+        batch_readings: int = 10_000,
         flush_s: float = 0.2,
         session_expiry_s: int = SESSION_EXPIRY_S,
         file_cases: bool = True,
@@ -109,6 +110,7 @@ class Ingestor:
             else topic_filter(prefix)
         )
         self.batch_size, self.flush_s = batch_size, flush_s
+        self.batch_readings = min(batch_readings, MAX_BATCH)
         self.file_cases = file_cases
         self.session_expiry_s = session_expiry_s
         self.stats = IngestStats()
@@ -139,10 +141,11 @@ class Ingestor:
             return
         self.connected.set()
         self._told_unreachable = False
-        if not flags.session_present:
-            client.subscribe(self.subscription, qos=1)
-        else:
-            self.subscribed.set()
+        # Subscribe on every connect, even into a resumed session: Mosquitto 2.0 does not
+        # restore shared subscriptions from its persistence file, so after a broker restart a
+        # group member that only resumed its session would never receive again. Subscribing
+        # again to a subscription the session still has replaces it and loses nothing.
+        client.subscribe(self.subscription, qos=1)
 
     def _on_connect_fail(self, client, userdata) -> None:
         # paho retries by itself; say so once per outage, not every few seconds.
@@ -164,6 +167,9 @@ class Ingestor:
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry_s
+        # Acks wait for the commit, so the broker's in-flight window is the batch size: its
+        # default (20 messages) would cap every batch at 20. Receive Maximum raises it.
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(
             self.host, self.port, keepalive=30, clean_start=False, properties=props
         )
@@ -174,37 +180,40 @@ class Ingestor:
         self.client.loop_stop()
 
     def drain_once(self, timeout: float | None = None) -> int:
-        """Take up to batch_size messages (waiting at most flush_s after the first), store
-        them, acknowledge them. Returns how many messages were handled."""
+        """Take messages until batch_size messages or batch_readings readings (waiting at most
+        flush_s after the first), store them in one transaction, acknowledge them. Returns how
+        many messages were handled."""
         try:
             first = self._queue.get(timeout=self.flush_s if timeout is None else timeout)
         except queue.Empty:
             return 0
-        batch = [first]
-        n_items = 0
+        batch = [self._parsed(first)]
+        n_items = len(batch[0][2])
         deadline = time.monotonic() + self.flush_s
-        while n_items < self.batch_size:
+        # Counted in readings too: a batch over the action's MAX_BATCH would be refused whole.
+        while len(batch) < self.batch_size and n_items < self.batch_readings:
             left = deadline - time.monotonic()
             try:
-                batch.append(
-                    self._queue.get(timeout=max(left, 0)) if left > 0 else self._queue.get_nowait()
-                )
+                msg = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
-            n_items += 1
+            batch.append(self._parsed(msg))
+            n_items += len(batch[-1][2])
         self._handle(batch)
         return len(batch)
 
+    def _parsed(self, msg: tuple) -> tuple[int, int, list]:
+        mid, qos, topic, payload = msg
+        return mid, qos, items_of_message(topic, payload, self.prefix)
+
     def _handle(self, batch: list) -> None:
-        items = []
-        for _, _, topic, payload in batch:
-            items.extend(items_of_message(topic, payload, self.prefix))
+        items = [it for _, _, its in batch for it in its]
         close_old_connections()
         try:
             result = do_ingest_readings(items, file_cases=self.file_cases)
         except CaseError as exc:
-            # A batch the action refuses as a whole (too big) will be refused again: ack it
-            # so it does not loop forever, and say so.
+            # Only a single message can be too big (batches are cut below MAX_BATCH); it would
+            # be refused again: ack it so it does not loop forever, and say so.
             log.error("MQTT 批次被拒收：%s", exc.message)
             self.stats.errors += 1
             self.stats.reasons.append(exc.message)
@@ -226,7 +235,7 @@ class Ingestor:
             s.batches += 1
             s.reasons.extend(r.reason for r in result.rejected[:5])
             del s.reasons[:-50]
-        for mid, qos, _, _ in batch:
+        for mid, qos, _ in batch:
             if qos > 0:
                 self.client.ack(mid, qos)
 

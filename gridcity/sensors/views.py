@@ -11,14 +11,15 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from gridcity.accounts.access import role_required
 from gridcity.accounts.models import CENTRE_ROLES
+from gridcity.grids.maps import map_settings
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.sensors import rules as R
 from gridcity.sensors.actions import device_rules, readings_of
 from gridcity.sensors.charts import line_chart
 from gridcity.sensors.forecast import forecast_bins
 from gridcity.sensors.models import Device, DeviceState, SensorWarning, WarningState
-from gridcity.web.field import map_settings, role_required
 
 STAFF = set(CENTRE_ROLES)
 COLOUR = {

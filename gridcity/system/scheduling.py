@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_tasks import task
 
 from gridcity.system.models import PeriodicRun, RunStatus
 
@@ -95,8 +96,6 @@ def _stale(run: PeriodicRun, every: float, now: datetime) -> bool:
 def claim(job: PeriodicJob, tick: int, *, by: str | None = None) -> PeriodicRun | None:
     """Claim one tick of one job for this scheduler and enqueue its run; None when another
     scheduler had it first."""
-    from gridcity.system.tasks import run_periodic
-
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -192,3 +191,10 @@ def run_forever(stop, *, poll_seconds: float = 1.0, out=None) -> None:
             seen.clear()
             close_old_connections()
         stop.wait(min(poll_seconds, seconds_to_next_tick(timezone.now()) + 0.01))
+
+
+@task(queue_name=PERIODIC_QUEUE)
+def run_periodic(job: str, tick: int) -> str:
+    """The background task that runs one claimed tick (defined beside `claim`, which enqueues
+    it, so the module needs nothing from `tasks`)."""
+    return run_job(job, tick)

@@ -18,12 +18,14 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from gridcity.accounts.access import role_required
 from gridcity.accounts.models import Department, Role
 from gridcity.cases.models import OPEN, CaseEvent, Status
 from gridcity.cases.scope import visible_to
+from gridcity.grids.maps import map_settings
 from gridcity.grids.models import Area
 from gridcity.taxonomy.actions import resolve_category
-from gridcity.web.field import MapFilter, filter_map_cases, map_settings, role_required
+from gridcity.web.field import MapFilter, filter_map_cases
 
 DASHBOARD_ROLES = {Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN}
 

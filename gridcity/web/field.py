@@ -3,14 +3,11 @@ case map. Thin: parse, call the actions, render; every action error lands next t
 
 import math
 import uuid
-from functools import wraps
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db.models import Avg, Count, F, Max, Min, Q
+from django.db.models import Avg, Count, F, Min, Q
 from django.db.models.functions import Floor
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,17 +16,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from gridcity.accounts.access import role_required
 from gridcity.accounts.models import Department, Role
 from gridcity.cases.actions import (
     ReportInput,
     TransitionInput,
     do_report_case,
     do_transition_case,
-    effective_role,
     haversine_m,
     orders_awaiting,
 )
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import (
     OPEN,
     AttachmentKind,
@@ -41,8 +37,10 @@ from gridcity.cases.presenters import ACTION_LABELS, traffic_light
 from gridcity.cases.public import public_events, public_status_label, public_timeline
 from gridcity.cases.reference import format_reference, normalize_reference
 from gridcity.cases.scope import visible_to
-from gridcity.grids.models import Area, AreaLevel
+from gridcity.grids.maps import map_settings
+from gridcity.grids.models import Area
 from gridcity.lib.clientip import client_ip
+from gridcity.lib.errors import CaseError
 from gridcity.lib.ratelimit import Verdict, hit, per_address
 from gridcity.taxonomy.actions import get_calendar, resolve_category
 from gridcity.taxonomy.models import Category
@@ -52,42 +50,12 @@ MAP_ROLES = {Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.AD
 TASK_STATUSES = (Status.VERIFYING, Status.HANDLED)
 
 
-def role_required(roles: set[str]):
-    """Logged in, and one of `roles` (a superuser counts as admin)."""
-
-    def deco(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request: HttpRequest, *args, **kwargs):
-            if effective_role(request.user) not in roles:
-                raise PermissionDenied(_("您的角色不能访问此页面"))
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return deco
-
-
 def _float(value: str | None) -> float | None:
     try:
         v = float(value) if value not in (None, "") else None
     except ValueError:
         return None
     return v if v is not None and math.isfinite(v) else None
-
-
-def map_extent() -> list[float] | None:
-    """The bounds of the whole area tree: where a map starts before it knows anything else."""
-    agg = Area.objects.filter(level=AreaLevel.DISTRICT, is_active=True).aggregate(
-        a=Min("min_lon"), b=Min("min_lat"), c=Max("max_lon"), d=Max("max_lat")
-    )
-    if agg["a"] is None:
-        return None
-    return [agg["a"], agg["b"], agg["c"], agg["d"]]
-
-
-def map_settings() -> dict:
-    return {"extent": map_extent(), "tiles": settings.GRIDCITY_TILE_URL}
 
 
 # ---------------------------------------------------------------------------------------------

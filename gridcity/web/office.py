@@ -23,7 +23,6 @@ from django.views.decorators.http import require_POST
 from gridcity.accounts.models import Role
 from gridcity.cases import actions
 from gridcity.cases.actions import available_transitions, effective_role
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import (
     AT_DEPARTMENT,
     OPEN,
@@ -40,6 +39,7 @@ from gridcity.cases.scope import visible_to
 from gridcity.cases.workflow import BY_ACTION, STEP_LABELS, allowed_actions
 from gridcity.grids.actions import beat_manager_for_cell, cells_in_bbox
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import CaseError
 from gridcity.lib.workcalendar import Clock, format_time_limit
 from gridcity.taxonomy.actions import get_calendar
 from gridcity.taxonomy.models import Category

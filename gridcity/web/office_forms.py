@@ -11,11 +11,11 @@ from django.utils.translation import gettext_lazy
 
 from gridcity.accounts.models import Department, DepartmentKind, Role, User
 from gridcity.cases.actions import ReportInput, TransitionInput
-from gridcity.cases.errors import InvalidInput
 from gridcity.cases.models import Case, Channel
 from gridcity.cases.workflow import Transition
 from gridcity.grids.models import Area, AreaLevel
 from gridcity.lib.coords import CRS
+from gridcity.lib.errors import InvalidInput
 from gridcity.taxonomy.models import Category
 
 MAX_PHOTOS = 6

@@ -16,7 +16,7 @@ from gridcity.campaigns.actions import (
 )
 from gridcity.campaigns.models import Campaign, ClosedCasePolicy, LedgerRow
 from gridcity.campaigns.tests.helpers import EAST_A, WEST_A, at, bin_campaign, bins, report
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import build_city
 

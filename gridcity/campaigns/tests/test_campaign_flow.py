@@ -22,8 +22,8 @@ from gridcity.campaigns.models import (
 )
 from gridcity.campaigns.progress import campaign_progress, daily_series
 from gridcity.campaigns.tests.helpers import EAST_A, WEST_A, WEST_B, at, bin_campaign, report
-from gridcity.cases.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from gridcity.cases.models import SupervisionOrder
+from gridcity.lib.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from gridcity.testing import build_city, tiny_jpeg
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +116,7 @@ def test_a_unit_acts_only_on_its_own_rows(city):
     campaign = bin_campaign(city)
     report(city, WEST_A, at(3), tag=True)
     row = campaign.ledger_rows.get()
-    from gridcity.cases.errors import NotFound
+    from gridcity.lib.errors import NotFound
 
     with pytest.raises(NotFound):
         do_transition_ledger_row(row, "start", acting_user=city.people["enforcement"])

@@ -30,9 +30,9 @@ from gridcity.campaigns.models import (
     RectificationNotice,
 )
 from gridcity.campaigns.tests.helpers import WEST_A, WEST_B, bins
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput
 from gridcity.cases.models import Case, Channel
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput
 from gridcity.testing import build_city, tiny_jpeg
 
 pytestmark = pytest.mark.django_db

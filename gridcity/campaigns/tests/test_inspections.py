@@ -22,7 +22,7 @@ from gridcity.campaigns.actions import (
 from gridcity.campaigns.documents import notice_pdf
 from gridcity.campaigns.models import FindingOutcome, LedgerSource, LedgerStatus
 from gridcity.campaigns.tests.helpers import WEST_A, WEST_B, at, bin_campaign, bins
-from gridcity.cases.errors import Conflict, Forbidden
+from gridcity.lib.errors import Conflict, Forbidden
 from gridcity.testing import build_city, tiny_jpeg
 
 pytestmark = pytest.mark.django_db

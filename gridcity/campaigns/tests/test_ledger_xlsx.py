@@ -10,7 +10,7 @@ from openpyxl import Workbook, load_workbook
 from gridcity.campaigns.ledger_io import EXPORT_COLUMNS, do_import_ledger, export_ledger_xlsx
 from gridcity.campaigns.models import LedgerRow, LedgerSource
 from gridcity.campaigns.tests.helpers import WEST_A, bin_campaign
-from gridcity.cases.errors import Forbidden, InvalidInput
+from gridcity.lib.errors import Forbidden, InvalidInput
 from gridcity.testing import build_city
 
 pytestmark = pytest.mark.django_db

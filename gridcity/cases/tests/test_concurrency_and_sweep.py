@@ -12,8 +12,8 @@ from gridcity.cases.actions import (
     do_transition_case,
     sweep_deadlines,
 )
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import CaseEvent, Channel, Status, SupervisionOrder
+from gridcity.lib.errors import CaseError
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category
 from gridcity.testing import MID_LAT, build_city

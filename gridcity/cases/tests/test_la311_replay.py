@@ -24,11 +24,11 @@ from shapely.geometry import shape
 from gridcity.accounts.actions import import_departments
 from gridcity.accounts.models import Department, Role, User
 from gridcity.cases.actions import ReportInput, do_report_case
-from gridcity.cases.errors import CaseError
 from gridcity.cases.models import AT_DEPARTMENT, Case, Report, Status
 from gridcity.dispatch.actions import import_rules, load_rules
 from gridcity.grids.actions import import_areas
 from gridcity.grids.models import Area, AreaLevel
+from gridcity.lib.errors import CaseError
 from gridcity.taxonomy.actions import import_standards
 from gridcity.taxonomy.models import Category, CategoryKind
 

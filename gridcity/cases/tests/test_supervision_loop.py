@@ -16,8 +16,8 @@ from gridcity.cases.actions import (
     orders_awaiting,
     sweep_deadlines,
 )
-from gridcity.cases.errors import Conflict, Forbidden
 from gridcity.cases.models import Addressee, CaseEvent, Channel, Status, SupervisionOrder
+from gridcity.lib.errors import Conflict, Forbidden
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import MID_LAT, build_city, tiny_jpeg
 

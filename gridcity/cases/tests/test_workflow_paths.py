@@ -10,8 +10,8 @@ from gridcity.cases.actions import (
     do_transition_case,
     do_unlink_report,
 )
-from gridcity.cases.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.cases.models import Case, Channel, Status
+from gridcity.lib.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.testing import MID_LAT, tiny_jpeg
 

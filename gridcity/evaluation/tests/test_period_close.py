@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from gridcity.cases.errors import Conflict, Forbidden
 from gridcity.cases.models import Case
 from gridcity.evaluation.actions import (
     do_file_appeal,
@@ -16,6 +15,7 @@ from gridcity.evaluation.actions import (
 from gridcity.evaluation.compute import drilldown, get_ranking
 from gridcity.evaluation.reports import bulletin_pdf, bulletin_xlsx
 from gridcity.evaluation.tests.scenario import act, at, build_september
+from gridcity.lib.errors import Conflict, Forbidden
 
 
 @pytest.fixture

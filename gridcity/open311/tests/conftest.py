@@ -63,9 +63,18 @@ def sample_json(name: str):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    cache.clear()
+    from gridcity.open311 import catalog
+    from gridcity.open311.keys import forget_keys
+
+    # A rolled-back test leaves no rows but may leave keys and services in process memory.
+    def forget():
+        cache.clear()
+        forget_keys()
+        catalog.forget()
+
+    forget()
     yield
-    cache.clear()
+    forget()
 
 
 @pytest.fixture

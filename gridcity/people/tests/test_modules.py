@@ -15,8 +15,8 @@ from django.utils import timezone
 from PIL import Image
 
 from gridcity.accounts.models import AuditEntry, Role
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput
 from gridcity.grids.models import Area, AreaLevel, Beat
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput
 from gridcity.people.actions import (
     PointIn,
     VisitIn,

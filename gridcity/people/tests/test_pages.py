@@ -101,8 +101,8 @@ def test_the_communities_page_lists_rules(client, city):
 
 def test_a_showcase_shows_public_copies_and_never_the_reporter(client, city):
     from gridcity.cases.actions import ReportInput, do_report_case
-    from gridcity.cases.errors import InvalidInput
     from gridcity.cases.models import Case, Channel, Status
+    from gridcity.lib.errors import InvalidInput
     from gridcity.people.actions import do_create_showcase
     from gridcity.people.models import Showcase
     from gridcity.taxonomy.actions import resolve_category

@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 import time_machine
 
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput
 from gridcity.cases.models import Case, Channel
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput
 from gridcity.people.actions import (
     ProblemIn,
     VisitIn,

@@ -3,7 +3,7 @@ scale is refused with a clear message."""
 
 import pytest
 
-from gridcity.cases.errors import InvalidInput
+from gridcity.lib.errors import InvalidInput
 from gridcity.people.actions import do_answer_survey, survey_results
 from gridcity.people.models import Survey, SurveyResponse
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from gridcity.accounts.models import AuditEntry
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.evaluation import sources
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridcity.publicity.actions import (
     do_approve_exposure,
     do_propose_exposure,

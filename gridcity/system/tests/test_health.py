@@ -11,7 +11,7 @@ from gridcity.accounts.actions import do_create_token
 from gridcity.cases.models import OPEN, Case
 from gridcity.sensors.actions import do_register_device
 from gridcity.system import metrics, views
-from gridcity.system.tasks import run_periodic
+from gridcity.system.scheduling import run_periodic
 from gridcity.testing import MID_LAT, build_city
 
 BROKEN_REDIS = {

@@ -3,8 +3,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from gridcity.accounts.models import User
-from gridcity.cases.errors import Conflict, Forbidden, InvalidInput
 from gridcity.evaluation.actions import do_freeze_period
+from gridcity.lib.errors import Conflict, Forbidden, InvalidInput
 
 
 class Command(BaseCommand):

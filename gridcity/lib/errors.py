@@ -1,4 +1,4 @@
-"""Errors an action raises; the API and pages turn them into 4xx answers."""
+"""Errors an action raises, in any app; the API and pages turn them into 4xx answers."""
 
 
 class CaseError(Exception):
