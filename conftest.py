@@ -26,6 +26,8 @@ def _fresh_rate_limits(settings):
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     # A rolled-back test leaves no rows but may leave them in the per-process cache.
+    from django.contrib.contenttypes.models import ContentType
+
     from gridcity.accounts.actions import forget_system_user
     from gridcity.dispatch.actions import forget_rules
     from gridcity.grids.spatial import forget_index
@@ -36,6 +38,8 @@ def _fresh_process_caches():
         forget_rules()
         forget_index()
         forget_system_user()
+        # A transactional test's flush recreates the content types under new ids.
+        ContentType.objects.clear_cache()
 
     forget()
     yield

@@ -471,6 +471,10 @@ def _replay(key: str, fingerprint: str) -> IntakeResult | None:
             field="idempotency_key",
             case_number=report.case.number,
         )
+    return _answered_before(report)
+
+
+def _answered_before(report: Report) -> IntakeResult:
     return IntakeResult(report.case, report, created=False, linked_to_existing=report.is_duplicate)
 
 
@@ -479,9 +483,7 @@ def _replay_external(integration_key: str) -> IntakeResult | None:
     integration's to identify, so a resend with changed text still answers with that case (a
     correction goes through the case's own workflow, not through a second report)."""
     report = Report.objects.select_related("case").filter(integration_key=integration_key).first()
-    if report is None:
-        return None
-    return IntakeResult(report.case, report, created=False, linked_to_existing=report.is_duplicate)
+    return None if report is None else _answered_before(report)
 
 
 def _report_in_transaction(

@@ -556,12 +556,26 @@ def _media_conflicts(manifest: dict, storage: Storage) -> tuple[list[str], set[s
 def _restore_postgresql(using: str, archive: Archive) -> None:
     conn = connections[using]
     env, args = _pg_env_and_args(conn.settings_dict)
+    # pg_restore --clean drops a partition's inherited primary key, which PostgreSQL refuses:
+    # the partitioned tables (sensor readings by month, frozen evaluation months) are dropped
+    # whole first, their partitions with them, in the same transaction as the restore.
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT format('DROP TABLE IF EXISTS %I.%I CASCADE;', n.nspname, c.relname) "
+            "FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+        )
+        drops = [row[0] for row in cursor.fetchall()]
     conn.close()
     with tempfile.TemporaryDirectory(prefix="gridcity-restore-") as tmp:
         dump = Path(tmp) / DB_MEMBERS["postgresql"]
         with dump.open("wb") as out:
             shutil.copyfileobj(archive.open(archive.manifest["database"]["member"]), out, CHUNK)
-        # One transaction: a failure leaves the target as it was.
+        script = Path(tmp) / "restore.sql"
+        script.write_text("\n".join(drops) + "\n", encoding="utf-8")
+        # pg_restore writes the restore as SQL (no connection); psql runs the drops and it as
+        # one transaction, so a failure leaves the target as it was.
+        restore_sql = Path(tmp) / "dump.sql"
         _run_pg_tool(
             [
                 "pg_restore",
@@ -569,9 +583,20 @@ def _restore_postgresql(using: str, archive: Archive) -> None:
                 "--no-privileges",
                 "--clean",
                 "--if-exists",
-                "--single-transaction",
-                *args,
+                f"--file={restore_sql}",
                 str(dump),
+            ],
+            env,
+        )
+        _run_pg_tool(
+            [
+                "psql",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                f"--file={script}",
+                f"--file={restore_sql}",
+                *args,
             ],
             env,
         )
