@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.cache import cache_page
+from django.views.i18n import JavaScriptCatalog
 
 from gridcity.api import api
 from gridcity.cases.media import serve_media
@@ -25,6 +27,13 @@ urlpatterns = [
     # The office pages under publicity/, the public 曝光台 under public/exposures/.
     path("", include("gridcity.publicity.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The phone and office scripts' strings (djangojs catalogues of every app), one per language:
+    # cached, since they change only with a release.
+    path(
+        "i18n/js/",
+        cache_page(86400)(JavaScriptCatalog.as_view()),
+        name="javascript_catalog",
+    ),
     path("", include("gridcity.web.urls", namespace="web")),
 ]
 
