@@ -13,12 +13,16 @@ GRIDCITY_PGBOUNCER      1 when the database URL points at PgBouncer in transacti
 GRIDCITY_MEDIA_STORAGE  "local" (default) or "s3" (see GRIDCITY_S3_*)
 GRIDCITY_REQUIRE_2FA    1: administrators, centre staff and leaders must use TOTP (production default)
 GRIDCITY_LOGIN_COOLOFF_MINUTES, GRIDCITY_LOGIN_LIMIT_*, GRIDCITY_TOKEN_LIFETIME_DAYS: see below
+GRIDCITY_TIME_ZONE      the city's IANA time zone (default Asia/Shanghai)
+GRIDCITY_LANGUAGE       the interface's default language: zh-hans (default) or en
+GRIDCITY_WORKING_PERIODS, GRIDCITY_WORKING_DAYS, GRIDCITY_HOLIDAYS: the working calendar, below
 """
 
 import importlib.util
 import os
 import re
 import socket
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +31,12 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from whitenoise.compress import Compressor
+
+from gridcity.lib.workcalendar import (
+    parse_holiday_region,
+    parse_working_days,
+    parse_working_periods,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GRIDCITY_DATA_DIR", BASE_DIR / "var"))
@@ -236,10 +246,26 @@ GRIDCITY_TOKEN_ROTATION_GRACE_HOURS = int(
 # A form sent with a stale token gets a page that says to reload, in the user's language.
 CSRF_FAILURE_VIEW = "gridcity.web.errors.csrf_failure"
 
-LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+# The interface's language when the browser asks for none we have (GRIDCITY_LANGUAGE).
+_language = os.environ.get("GRIDCITY_LANGUAGE", "zh-hans").strip().lower().replace("_", "-")
+LANGUAGE_CODE = {"zh": "zh-hans", "zh-cn": "zh-hans", "en-us": "en", "en-gb": "en"}.get(
+    _language, _language
+)
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"GRIDCITY_LANGUAGE={_language!r} is not a language of the interface; use zh-hans or en"
+    )
 LOCALE_PATHS = [BASE_DIR / "gridcity" / "locale"]
-TIME_ZONE = "Asia/Shanghai"
+# The city's own time zone: deadlines, working hours and dates are read in it.
+TIME_ZONE = os.environ.get("GRIDCITY_TIME_ZONE", "Asia/Shanghai").strip()
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    raise ImproperlyConfigured(
+        f"GRIDCITY_TIME_ZONE={TIME_ZONE!r} is not a known time zone; use an IANA name such as "
+        "Asia/Shanghai or America/New_York"
+    ) from exc
 USE_I18N = True
 USE_TZ = True
 
@@ -382,8 +408,30 @@ GRIDCITY_MQTT_CLIENT_ID = os.environ.get(
 GRIDCITY_MQTT_SHARED_GROUP = os.environ.get("GRIDCITY_MQTT_SHARED_GROUP", "")
 
 # --- GridCity's own settings (every one can be changed per city) ---------------------------
-# Working day: a list of (start, end) periods, "HH:MM".
-GRIDCITY_WORKING_PERIODS = [("08:00", "12:00"), ("14:00", "18:00")]
+
+
+def _city_calendar_setting(variable: str, default: str, parse):
+    try:
+        return parse(os.environ.get(variable, default))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{variable}: {exc}") from None
+
+
+# Working day: a list of (start, end) periods, "HH:MM" (env: "08:00-12:00,14:00-18:00").
+GRIDCITY_WORKING_PERIODS = [
+    (begin.strftime("%H:%M"), end.strftime("%H:%M"))
+    for begin, end in _city_calendar_setting(
+        "GRIDCITY_WORKING_PERIODS", "08:00-12:00,14:00-18:00", parse_working_periods
+    )
+]
+# Working days of the week, ISO numbers 1 (Monday) … 7 (Sunday) (env: "mon-fri" or "1,2,3,4,5").
+GRIDCITY_WORKING_DAYS = sorted(
+    _city_calendar_setting("GRIDCITY_WORKING_DAYS", "mon-fri", parse_working_days)
+)
+# Public holidays: "CN" (the State Council calendar with 调休), any country the `holidays`
+# package knows ("US"), a subdivision ("US-MA"), or "none". The admin's 本地工作日历 and
+# `gridcity import-holidays` add the city's own days off and working days on top.
+GRIDCITY_HOLIDAYS = _city_calendar_setting("GRIDCITY_HOLIDAYS", "CN", parse_holiday_region)
 # Per-step time limits, in the 立结案标准 notation; the handling limit comes from the filing
 # condition. Admin rows (taxonomy.StepLimit) override these.
 GRIDCITY_STEP_LIMITS = {

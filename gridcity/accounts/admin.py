@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gridcity.accounts import audit_export
@@ -79,7 +80,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
-    @admin.display(description="两步验证", boolean=True)
+    @admin.display(description=gettext_lazy("两步验证"), boolean=True)
     def two_factor(self, obj: User) -> bool:
         return obj.has_two_factor
 
@@ -87,7 +88,7 @@ class UserAdmin(DjangoUserAdmin):
         enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
         return super().get_queryset(request).annotate(has_two_factor=Exists(enrolled))
 
-    @admin.action(description="重置所选用户的两步验证（手机遗失时）")
+    @admin.action(description=gettext_lazy("重置所选用户的两步验证（手机遗失时）"))
     def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         count = 0
         for user in queryset:
@@ -144,14 +145,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="吊销所选令牌")
+    @admin.action(description=gettext_lazy("吊销所选令牌"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = sum(do_revoke_token(t, acting_user=request.user) for t in queryset)
         self.message_user(request, f"已吊销 {count} 个令牌", messages.SUCCESS)
 
     revoke.audit_recorded = True
 
-    @admin.action(description="轮换所选令牌（旧令牌在宽限期后失效）")
+    @admin.action(description=gettext_lazy("轮换所选令牌（旧令牌在宽限期后失效）"))
     def rotate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> HttpResponse | None:
         rotated, skipped = [], 0
         for token in queryset.select_related("user"):
@@ -247,7 +248,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     # Exports of the selected rows (or, with "select all", of everything the filters show);
     # the page /audit/ exports a period with the same columns.
-    @admin.action(description="导出所选操作记录（CSV）")
+    @admin.action(description=gettext_lazy("导出所选操作记录（CSV）"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]):
         audit_export.record_export(request.user, "CSV", queryset.count(), "配置管理中所选记录")
         response = StreamingHttpResponse(
@@ -259,7 +260,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     export_csv.audit_recorded = True
 
-    @admin.action(description="导出所选操作记录（Excel）")
+    @admin.action(description=gettext_lazy("导出所选操作记录（Excel）"))
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[AuditEntry]):
         audit_export.record_export(request.user, "XLSX", queryset.count(), "配置管理中所选记录")
         response = HttpResponse(

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "gridcity.accounts"
     label = "accounts"
-    verbose_name = "用户与部门"
+    verbose_name = _("用户与部门")
 
     def ready(self) -> None:
         from gridcity.accounts import (

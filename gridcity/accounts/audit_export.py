@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from gridcity.accounts.models import AuditEntry, Role
 from gridcity.lib.text import spreadsheet_cell
@@ -23,16 +24,16 @@ AUDITOR_ROLES = frozenset({Role.ADMIN, Role.LEADER})
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header
 
 COLUMNS = [
-    ("at", "时间"),
-    ("actor", "操作人账号"),
-    ("actor_name", "操作人"),
-    ("actor_role", "角色"),
-    ("action", "动作"),
-    ("object_type", "对象类型"),
-    ("object_id", "对象编号"),
-    ("summary", "摘要"),
-    ("changes", "变更（字段：原值 → 新值）"),
-    ("data", "详细数据（JSON）"),
+    ("at", gettext_lazy("时间")),
+    ("actor", gettext_lazy("操作人账号")),
+    ("actor_name", gettext_lazy("操作人")),
+    ("actor_role", gettext_lazy("角色")),
+    ("action", gettext_lazy("动作")),
+    ("object_type", gettext_lazy("对象类型")),
+    ("object_id", gettext_lazy("对象编号")),
+    ("summary", gettext_lazy("摘要")),
+    ("changes", gettext_lazy("变更（字段：原值 → 新值）")),
+    ("data", gettext_lazy("详细数据（JSON）")),
 ]
 
 
@@ -96,18 +97,18 @@ def describe_changes(data: dict) -> str:
             continue
         label = change.get("label") or name
         if change.get("changed") is True and "old" not in change:
-            parts.append(f"{label}：已修改")
+            parts.append(gettext("%(label)s：已修改") % {"label": label})
         else:
             old, new = change.get("old"), change.get("new")
-            parts.append(f"{label}：{_show(old)} → {_show(new)}")
-    return "；".join(parts)
+            parts.append(f"{label}{gettext('：')}{_show(old)} → {_show(new)}")
+    return gettext("；").join(parts)
 
 
 def _show(value: object) -> str:
     if value is None or value == "":
-        return "（空）"
+        return gettext("（空）")
     if isinstance(value, list):
-        return "、".join(str(v) for v in value) or "（空）"
+        return gettext("、").join(str(v) for v in value) or gettext("（空）")
     return str(value)
 
 
@@ -139,7 +140,7 @@ def csv_lines(qs: QuerySet[AuditEntry]) -> Iterator[str]:
         buf.truncate(0)
         return text
 
-    writer.writerow([label for _, label in COLUMNS])
+    writer.writerow([str(label) for _, label in COLUMNS])
     yield "\ufeff" + flush()
     for row in rows(qs):
         writer.writerow([cell(row[k]) for k, _ in COLUMNS])
@@ -151,8 +152,8 @@ def xlsx_bytes(qs: QuerySet[AuditEntry]) -> bytes:
     from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("操作记录")
-    ws.append([label for _, label in COLUMNS])
+    ws = wb.create_sheet(gettext("操作记录"))
+    ws.append([str(label) for _, label in COLUMNS])
     for n, row in enumerate(rows(qs)):
         if n >= XLSX_MAX_ROWS:
             break

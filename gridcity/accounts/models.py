@@ -31,7 +31,8 @@ class DepartmentKind(models.TextChoices):
 
 
 class Department(models.Model):
-    code = models.CharField(_("代码"), max_length=32, unique=True)
+    # Wide enough for an agency's name used as its code, as US 311 data does (up to 62 seen).
+    code = models.CharField(_("代码"), max_length=100, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     parent = models.ForeignKey(
         "self",

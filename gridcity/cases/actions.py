@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gridcity.accounts.access import effective_role
 from gridcity.accounts.actions import get_system_user
@@ -48,8 +49,8 @@ from gridcity.cases.workflow import (
     transitions_from,
 )
 from gridcity.dispatch.actions import cached_department, decide_for, first_condition
-from gridcity.grids.actions import beat_manager_for_cell, locate
-from gridcity.grids.models import Area, Beat, Component
+from gridcity.grids.actions import beat_manager_for_cell, locate, position_problem
+from gridcity.grids.models import Area, Beat, Component, PositionProblem
 from gridcity.lib.bounds import check_date, check_time_limit
 from gridcity.lib.coords import CRS, to_wgs84, validate_lonlat
 from gridcity.lib.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -123,14 +124,19 @@ def report_channel(user: User, requested: str | None = None) -> str:
     the user's own channel, or one of the few its role may choose between."""
     allowed = REPORT_CHANNELS.get(effective_role(user), ())
     if not allowed:
-        raise Forbidden("您的角色不能上报案件：部门人员在处置中发现的新问题请报监督指挥中心")
+        raise Forbidden(
+            gettext("您的角色不能上报案件：部门人员在处置中发现的新问题请报监督指挥中心")
+        )
     if not requested:
         return allowed[0]
     if requested not in allowed:
         names = "、".join(f"{c}（{Channel(c).label}）" for c in allowed)
         raise Forbidden(
-            f"不能以“{Channel(requested).label if requested in Channel.values else requested}”"
-            f"渠道上报：您的角色只能使用 {names}",
+            gettext("不能以“%(value)s”渠道上报：您的角色只能使用 %(names)s")
+            % {
+                "value": Channel(requested).label if requested in Channel.values else requested,
+                "names": names,
+            },
             field="channel",
         )
     return requested
@@ -161,13 +167,17 @@ class IntakeResult:
 
 def _check_input(inp: ReportInput) -> tuple[float | None, float | None, list[CheckedPhoto]]:
     if inp.channel not in Channel.values:
-        raise InvalidInput(f"未知的上报渠道：{inp.channel}", field="channel")
+        raise InvalidInput(
+            gettext("未知的上报渠道：%(channel)s") % {"channel": inp.channel}, field="channel"
+        )
     if len(inp.description) > 4000:
-        raise InvalidInput("问题描述不能超过4000字", field="description")
+        raise InvalidInput(gettext("问题描述不能超过4000字"), field="description")
     lon = lat = None
     if inp.lon is not None or inp.lat is not None:
         if inp.lon is None or inp.lat is None:
-            raise InvalidInput("经度和纬度必须同时提供", field="lon" if inp.lon is None else "lat")
+            raise InvalidInput(
+                gettext("经度和纬度必须同时提供"), field="lon" if inp.lon is None else "lat"
+            )
         try:
             validate_lonlat(inp.lon, inp.lat)
             lon, lat = to_wgs84(float(inp.lon), float(inp.lat), CRS(inp.crs))
@@ -176,10 +186,10 @@ def _check_input(inp: ReportInput) -> tuple[float | None, float | None, list[Che
             raise InvalidInput(
                 msg, field="lat" if "纬度" in msg else ("crs" if "坐标系" in msg else "lon")
             ) from exc
-    elif not inp.address.strip():
-        raise InvalidInput("请提供位置（经纬度）或地址", field="lon")
+    elif not inp.address.strip() and not inp.category.place_free:
+        raise InvalidInput(gettext("请提供位置（经纬度）或地址"), field="lon")
     if inp.filing_condition and inp.filing_condition.category_id != inp.category.pk:
-        raise InvalidInput("立案条件不属于该类别", field="filing_condition")
+        raise InvalidInput(gettext("立案条件不属于该类别"), field="filing_condition")
     return lon, lat, check_photos(inp.photos)
 
 
@@ -368,14 +378,18 @@ def check_reported_at(value: datetime | None, now: datetime) -> datetime:
     if value is None:
         return now
     if timezone.is_naive(value):
-        raise InvalidInput("上报时间须带时区，如 2024-05-01T08:30:00+08:00", field="reported_at")
+        raise InvalidInput(
+            gettext("上报时间须带时区，如 2024-05-01T08:30:00+08:00"), field="reported_at"
+        )
     try:
         check_date(value)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="reported_at") from exc
     if value > now + REPORT_CLOCK_SKEW:
         raise InvalidInput(
-            f"上报时间 {timezone.localtime(value):%Y-%m-%d %H:%M} 晚于当前时间", field="reported_at"
+            gettext("上报时间 %(localtime)s 晚于当前时间")
+            % {"localtime": format(timezone.localtime(value), "%Y-%m-%d %H:%M")},
+            field="reported_at",
         )
     return min(value, now)
 
@@ -398,19 +412,19 @@ def do_report_case(
     inp = _cleaned(inp)
     if not inp.channel:
         if acting_user is None or not acting_user.is_authenticated:
-            raise InvalidInput("匿名上报须指明渠道", field="channel")
+            raise InvalidInput(gettext("匿名上报须指明渠道"), field="channel")
         inp.channel = report_channel(acting_user)
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 100:
-            raise InvalidInput("幂等键长度应为1–100个字符", field="idempotency_key")
+            raise InvalidInput(gettext("幂等键长度应为1–100个字符"), field="idempotency_key")
     actor = acting_user if acting_user is not None and acting_user.is_authenticated else None
     integration_key = None
     if external_id_is_key and inp.external_id:
         if actor is None:
-            raise InvalidInput("外部编号须由已认证的对接系统提供", field="external_id")
+            raise InvalidInput(gettext("外部编号须由已认证的对接系统提供"), field="external_id")
         if len(inp.external_id) > 100:
-            raise InvalidInput("外部编号不能超过100个字符", field="external_id")
+            raise InvalidInput(gettext("外部编号不能超过100个字符"), field="external_id")
         integration_key = f"{actor.pk}:{inp.external_id}"
         earlier = _replay_external(integration_key)
         if earlier is not None:
@@ -431,8 +445,12 @@ def do_report_case(
             .first()
         )
         if component is None:
-            raise InvalidInput(f"部件 {inp.component_code} 不存在", field="component_code")
+            raise InvalidInput(
+                gettext("部件 %(component_code)s 不存在") % {"component_code": inp.component_code},
+                field="component_code",
+            )
     location = locate(lon, lat) if lon is not None else None
+    problem = position_problem(lon, lat) if location is not None and not location.located else ""
     try:
         with transaction.atomic(), _facts_once():
             return _report_in_transaction(
@@ -448,6 +466,7 @@ def do_report_case(
                 reported_at,
                 component,
                 location,
+                problem=problem,
             )
     except IntegrityError:
         # Two retries with the same key raced: the other one won; answer as it did.
@@ -467,7 +486,7 @@ def _replay(key: str, fingerprint: str) -> IntakeResult | None:
         return None
     if report.fingerprint != fingerprint:
         raise Conflict(
-            "该幂等键已用于内容不同的另一次上报",
+            gettext("该幂等键已用于内容不同的另一次上报"),
             field="idempotency_key",
             case_number=report.case.number,
         )
@@ -499,9 +518,12 @@ def _report_in_transaction(
     reported_at,
     component,
     location,
+    *,
+    problem: str = "",
 ) -> IntakeResult:
     """`now` is when the report reached us; `reported_at` when it was made, from which its
-    clocks run (the same moment but for an integration replaying earlier reports)."""
+    clocks run (the same moment but for an integration replaying earlier reports). `problem`
+    says why a point that no cell holds is no real position (grids.position_problem)."""
     at = reported_at
     reporter_fields = {
         "reporter_name": inp.reporter_name[:50],
@@ -527,6 +549,9 @@ def _report_in_transaction(
     # Where the report was entered later than made, the record keeps both moments.
     entered = {"entered_at": now.isoformat()} if now != at else {}
     located = location is not None and location.located
+    # A place-free category (an account question) goes by type when no cell holds its report,
+    # instead of waiting to be placed by hand.
+    routable = located or inp.category.place_free
     day = timezone.localdate(at)
     # Before the duplicate search: on PostgreSQL this takes the duplicate lock, and gives the
     # id a new case would have (a report linked to an earlier case leaves a gap in the ids).
@@ -559,12 +584,12 @@ def _report_in_transaction(
     calendar = get_calendar()
     trusted = inp.channel in settings.GRIDCITY_TRUSTED_CHANNELS
     verifier = None
-    if not located:
+    if not routable:
         status = Status.UNLOCATED
     elif trusted:
         status = Status.REPORTED
     else:
-        verifier = beat_manager_for_cell(location.cell_id)
+        verifier = beat_manager_for_cell(location.cell_id) if located else None
         status = Status.VERIFYING if verifier else Status.REPORTED
     step = STEP_OF_STATUS[status]
     amount, clock = step_limit(step)
@@ -584,6 +609,7 @@ def _report_in_transaction(
         lat=lat,
         cell_id=location.cell_id if located else None,
         area_path=location.path if located else "",
+        position_problem=problem,
         reporter=actor,
         assignee=verifier,
         reported_at=reported_at,
@@ -596,7 +622,7 @@ def _report_in_transaction(
         **reporter_fields,
     )
     actor_for_event = actor or get_system_user()
-    note = "" if located else "位置不在任何网格内，进入待定位队列"
+    note = _intake_note(located, routable, problem)
     if verifier:
         note = f"待网格员 {verifier} 现场核实"
     # A new case's events are staged and written together once the case and its report exist:
@@ -609,11 +635,16 @@ def _report_in_transaction(
             to_status=status,
             at=at,
             note=note,
-            data={"channel": inp.channel, **_beat_manager(case, verifier), **entered},
+            data={
+                "channel": inp.channel,
+                **_beat_manager(case, verifier),
+                **({"position_problem": problem} if problem else {}),
+                **entered,
+            },
             **_actor_fields(actor_for_event),
         )
     ]
-    if located and trusted:
+    if routable and trusted:
         system = get_system_user()
         _apply(
             case,
@@ -671,6 +702,23 @@ def _report_in_transaction(
     hooks.announce(hooks.CaseChange(case, hooks.CREATED, to_status=case.status))
     count_intake(inp.channel)
     return IntakeResult(case, report, created=True)
+
+
+POSITION_NOTES = {
+    PositionProblem.ZERO: "上报坐标为(0,0)，不是有效位置",
+    PositionProblem.OUTSIDE: "上报坐标不在辖区任何区域内",
+}
+
+
+def _intake_note(located: bool, routable: bool, problem: str) -> str:
+    """The report event's note: why a case was not placed, and where it goes instead."""
+    if located:
+        return ""
+    if not routable:
+        reason = POSITION_NOTES[problem] if problem else "位置不在任何网格内"
+        return f"{reason}，进入待定位队列"
+    reason = f"{POSITION_NOTES[problem]}；" if problem else ""
+    return f"{reason}该类别无需位置，按类别派遣"
 
 
 def _prepare_intake(
@@ -767,7 +815,7 @@ def may_take(case: Case, t: Transition, user: User, *, beat_check: bool = True) 
     """None if `user` may take `t` on `case` now; otherwise the reason (Chinese)."""
     role = effective_role(user)
     if role not in t.roles:
-        return f"当前角色不能执行“{t.label}”"
+        return gettext("当前角色不能执行“%(label)s”") % {"label": gettext(t.label)}
     if t.action == "callback" and case.channel not in CALLBACK_CHANNELS:
         return "只有市民或热线来源的案件需要回访"
     if t.scope == Scope.DEPARTMENT and role in (Role.HANDLER, Role.DEPT_LEAD):
@@ -803,7 +851,7 @@ def do_transition_case(
     data = data or TransitionInput()
     t = BY_ACTION.get(action)
     if t is None:
-        raise InvalidInput(f"未知的动作：{action}", field="action")
+        raise InvalidInput(gettext("未知的动作：%(action)s") % {"action": action}, field="action")
     case_id = case.pk if isinstance(case, Case) else case
     photos = check_photos(data.photos)
     now = now or timezone.now()
@@ -812,7 +860,8 @@ def do_transition_case(
         if locked.status not in t.sources:
             allowed = [x.action for x in available_transitions(locked, acting_user)]
             raise IllegalTransition(
-                f"案件当前状态为“{Status(locked.status).label}”，不能执行“{t.label}”",
+                gettext("案件当前状态为“%(label)s”，不能执行“%(label2)s”")
+                % {"label": Status(locked.status).label, "label2": gettext(t.label)},
                 allowed=allowed,
                 status=locked.status,
             )
@@ -827,7 +876,7 @@ def _lock_visible_case(user: User, case_id: int) -> Case:
     """Lock a case row for the rest of the transaction; a case the user may not see is 404."""
     locked = visible_to(user, Case.objects.select_for_update()).filter(pk=case_id).first()
     if locked is None:
-        raise NotFound("案件不存在或无权查看")
+        raise NotFound(gettext("案件不存在或无权查看"))
     return locked
 
 
@@ -873,9 +922,11 @@ def _apply(
     event is appended to `staged` for the caller to write with the case."""
     note = clean_text(note, multiline=True)
     if t.note_required and not note:
-        raise InvalidInput(f"“{t.label}”需要填写原因或说明", field="note")
+        raise InvalidInput(
+            gettext("“%(label)s”需要填写原因或说明") % {"label": gettext(t.label)}, field="note"
+        )
     if len(note) > 2000:
-        raise InvalidInput("说明不能超过2000字", field="note")
+        raise InvalidInput(gettext("说明不能超过2000字"), field="note")
     from_status = case.status
     target = t.target or case.status
     data: dict = {}
@@ -884,7 +935,7 @@ def _apply(
 
     if t.action == "locate":
         if lon is None or lat is None:
-            raise InvalidInput("请在地图上选择位置", field="lon")
+            raise InvalidInput(gettext("请在地图上选择位置"), field="lon")
         try:
             validate_lonlat(lon, lat)
             wlon, wlat = to_wgs84(float(lon), float(lat), CRS(crs))
@@ -892,23 +943,30 @@ def _apply(
             raise InvalidInput(str(exc), field="lon") from exc
         loc = locate(wlon, wlat)
         if not loc.located:
-            raise InvalidInput("所选位置不在任何网格内，请重新选择", field="lon")
+            raise InvalidInput(gettext("所选位置不在任何网格内，请重新选择"), field="lon")
+        if case.position_problem:
+            data["replaced_position"] = {
+                "lon": case.lon,
+                "lat": case.lat,
+                "problem": case.position_problem,
+            }
         case.lon, case.lat, case.cell_id, case.area_path = wlon, wlat, loc.cell_id, loc.path
-        changed |= {"lon", "lat", "cell", "area_path"}
+        case.position_problem = ""
+        changed |= {"lon", "lat", "cell", "area_path", "position_problem"}
         data["cell"] = loc.cell_code
         data.update(_beat_manager(case))
     elif t.action in ("send_verify", "assign"):
         if assignee is None:
             assignee = beat_manager_for_cell(case.cell_id)
         if assignee is None or assignee.role != Role.INSPECTOR:
-            raise InvalidInput("请选择一名网格员", field="assignee")
+            raise InvalidInput(gettext("请选择一名网格员"), field="assignee")
         case.assignee = assignee
         changed.add("assignee")
         data["assignee"] = assignee.pk
         note = note or f"指派网格员 {assignee}"
     elif t.action == "verify":
         if verified is None:
-            raise InvalidInput("请选择核实结果（属实/不属实）", field="verified")
+            raise InvalidInput(gettext("请选择核实结果（属实/不属实）"), field="verified")
         case.verified = verified
         changed.add("verified")
         data["verified"] = verified
@@ -917,21 +975,24 @@ def _apply(
         if condition is None:
             condition = first_condition(case.category_id)
         if condition is not None and condition.category_id != case.category_id:
-            raise InvalidInput("立案条件不属于该类别", field="filing_condition")
+            raise InvalidInput(gettext("立案条件不属于该类别"), field="filing_condition")
         case.filing_condition = condition
         case.is_urgent = bool(condition and condition.is_urgent)
         decision = decide_for(case.category, case.area_path, condition, case.component)
         case.suggested_department = cached_department(decision.department_id)
         case.dispatch_explanation = decision.explanation()
+        if not case.area_path and case.category.place_free:
+            # No place to match: only rules for the whole jurisdiction could apply.
+            case.dispatch_explanation["place_free"] = True
         changed |= {"filing_condition", "is_urgent", "suggested_department", "dispatch_explanation"}
         data["suggestion"] = decision.explanation()
     elif t.action == "void":
         pass
     elif t.action == "merge":
         if merge_into is None:
-            raise InvalidInput("请选择要合并到的案件", field="merge_into")
+            raise InvalidInput(gettext("请选择要合并到的案件"), field="merge_into")
         if merge_into.pk == case.pk or merge_into.status not in OPEN:
-            raise InvalidInput("只能合并到另一个未结案的案件", field="merge_into")
+            raise InvalidInput(gettext("只能合并到另一个未结案的案件"), field="merge_into")
         case.merged_into = merge_into
         changed.add("merged_into")
         data["merged_into"] = merge_into.number
@@ -949,10 +1010,10 @@ def _apply(
     elif t.action == "dispatch":
         department = department or cached_department(case.suggested_department_id)
         if department is None:
-            raise InvalidInput("请选择派遣部门", field="department")
+            raise InvalidInput(gettext("请选择派遣部门"), field="department")
         override = case.suggested_department_id not in (None, department.pk)
         if override and user.role != Role.SYSTEM and not note:
-            raise InvalidInput("改派到与建议不同的部门时，需要填写原因", field="note")
+            raise InvalidInput(gettext("改派到与建议不同的部门时，需要填写原因"), field="note")
         if from_status == Status.RETURNED:
             data["redispatch"] = True
             data["previous_department"] = case.department_id
@@ -981,13 +1042,14 @@ def _apply(
         )
         ext = (ask.data or {}).get("extension") if ask else None
         if not ext:
-            raise Conflict("找不到延期申请")
+            raise Conflict(gettext("找不到延期申请"))
         try:
             # Asked for before requests were bounded, an extension may still be out of range.
             check_time_limit(float(ext["amount"]), ext["clock"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(
-                f"延期申请的时长无效（{exc}），请退回后重新申请", field="extension"
+                gettext("延期申请的时长无效（%(exc)s），请退回后重新申请") % {"exc": exc},
+                field="extension",
             ) from exc
         case.handle_deadline = calendar.add(
             case.handle_deadline, ext["amount"], Clock(ext["clock"])
@@ -1013,16 +1075,16 @@ def _apply(
             case=case, event__isnull=True, kind=AttachmentKind.AFTER
         )
         if not photos and not pending.exists():
-            raise InvalidInput("处置反馈需要上传处置后照片", field="photos")
+            raise InvalidInput(gettext("处置反馈需要上传处置后照片"), field="photos")
         pending_ids = list(pending.values_list("pk", flat=True))
         checker = beat_manager_for_cell(case.cell_id)
         case.assignee = checker
         changed.add("assignee")
     elif t.action == "callback":
         if satisfaction not in (1, 2, 3, 4, 5):
-            raise InvalidInput("满意度应为1到5的整数", field="satisfaction")
+            raise InvalidInput(gettext("满意度应为1到5的整数"), field="satisfaction")
         if CaseEvent.objects.filter(case=case, action="callback").exists():
-            raise Conflict("该案件已回访", field="action")
+            raise Conflict(gettext("该案件已回访"), field="action")
         data["satisfaction"] = satisfaction
         data["satisfied"] = satisfaction >= 4
     elif t.action == "check_fail":
@@ -1129,7 +1191,7 @@ def do_attach_photo(
 ) -> Attachment:
     """A photo uploaded ahead of the step that uses it (an "after" photo for report_back)."""
     if kind not in AttachmentKind.values:
-        raise InvalidInput("照片类型无效", field="kind")
+        raise InvalidInput(gettext("照片类型无效"), field="kind")
     try:
         checked = check_photo(photo[1], photo[0])
     except PhotoError as exc:
@@ -1138,7 +1200,7 @@ def do_attach_photo(
     with transaction.atomic():
         locked = _lock_visible_case(acting_user, case_id)
         if locked.status not in OPEN:
-            raise Conflict("案件已结束，不能再上传照片", field="file")
+            raise Conflict(gettext("案件已结束，不能再上传照片"), field="file")
         return _save_photos(locked, None, [checked], kind, acting_user, timezone.now())[0]
 
 
@@ -1151,20 +1213,22 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
     usual path)."""
     role = effective_role(acting_user)
     if role not in (Role.INTAKE, Role.SHIFT_LEAD, Role.ADMIN):
-        raise Forbidden("只有受理员或值班长可以取消重复关联")
+        raise Forbidden(gettext("只有受理员或值班长可以取消重复关联"))
     report_id = report.pk if isinstance(report, Report) else report
     with transaction.atomic(), _facts_once():
         report = Report.objects.select_for_update().filter(pk=report_id).first()
         if report is None or not visible_to(acting_user).filter(pk=report.case_id).exists():
-            raise NotFound("上报记录不存在或无权查看")
+            raise NotFound(gettext("上报记录不存在或无权查看"))
         if not report.is_duplicate:
-            raise Conflict("该上报不是重复上报，无需取消关联", field="report")
+            raise Conflict(gettext("该上报不是重复上报，无需取消关联"), field="report")
         old_case = Case.objects.select_for_update().get(pk=report.case_id)
         now = timezone.now()
         loc = locate(report.lon, report.lat) if report.lon is not None else None
         calendar = get_calendar()
         located = loc is not None and loc.located
-        status = Status.REPORTED if located else Status.UNLOCATED
+        problem = "" if located else position_problem(report.lon, report.lat)
+        routable = located or old_case.category.place_free
+        status = Status.REPORTED if routable else Status.UNLOCATED
         amount, clock = step_limit("file")
         case = Case.objects.create(
             number=uuid.uuid4().hex[:20],
@@ -1177,6 +1241,7 @@ def do_unlink_report(report: Report | int, *, acting_user: User) -> Case:
             lat=report.lat,
             cell_id=loc.cell_id if located else None,
             area_path=loc.path if located else "",
+            position_problem=problem,
             reporter=report.reporter,
             reporter_name=report.reporter_name,
             reporter_phone=report.reporter_phone,
@@ -1236,19 +1301,19 @@ def do_create_supervision(
 ) -> SupervisionOrder:
     role = effective_role(acting_user)
     if role not in (Role.LEADER, Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN):
-        raise Forbidden("只有领导、派遣员或值班长可以督办")
+        raise Forbidden(gettext("只有领导、派遣员或值班长可以督办"))
     if kind not in SupervisionKind.values or kind == SupervisionKind.OVERDUE:
-        raise InvalidInput("督办类型应为领导督办或重点案件督办", field="kind")
+        raise InvalidInput(gettext("督办类型应为领导督办或重点案件督办"), field="kind")
     note = clean_text(note, multiline=True)
     if not note:
-        raise InvalidInput("请填写督办要求", field="note")
+        raise InvalidInput(gettext("请填写督办要求"), field="note")
     if len(note) > 2000:
-        raise InvalidInput("督办要求不能超过2000字", field="note")
+        raise InvalidInput(gettext("督办要求不能超过2000字"), field="note")
     case_id = case.pk if isinstance(case, Case) else case
     with transaction.atomic():
         locked = _lock_visible_case(acting_user, case_id)
         if locked.status not in OPEN:
-            raise Conflict("案件已结束，不能督办", field="case")
+            raise Conflict(gettext("案件已结束，不能督办"), field="case")
         return _create_order(
             locked,
             kind=kind,
@@ -1405,9 +1470,9 @@ def do_reply_supervision(
     order_id = order.pk if isinstance(order, SupervisionOrder) else order
     reply = clean_text(reply, multiline=True)
     if not reply:
-        raise InvalidInput("请填写答复内容", field="reply")
+        raise InvalidInput(gettext("请填写答复内容"), field="reply")
     if len(reply) > 2000:
-        raise InvalidInput("答复内容不能超过2000字", field="reply")
+        raise InvalidInput(gettext("答复内容不能超过2000字"), field="reply")
     with transaction.atomic():
         order = (
             SupervisionOrder.objects.select_for_update()
@@ -1416,7 +1481,7 @@ def do_reply_supervision(
             .first()
         )
         if order is None or not visible_to(acting_user).filter(pk=order.case_id).exists():
-            raise NotFound("督办单不存在或无权查看")
+            raise NotFound(gettext("督办单不存在或无权查看"))
         if order.settled_at or order.replied_at:
             raise Conflict(may_reply(order, acting_user), field="reply")
         refusal = may_reply(order, acting_user)
@@ -1544,6 +1609,7 @@ def _field_responsible(case: Case) -> dict:
 
 
 def _step_label(step: str) -> str:
+    # Written into supervision orders' notes and reasons: data, kept in the source language.
     return STEP_LABELS.get(step, step)
 
 

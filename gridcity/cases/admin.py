@@ -3,6 +3,7 @@ lock the row, stamp the milestone and write the event that evaluation counts."""
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from gridcity.cases.models import Attachment, Case, CaseEvent, Report, SupervisionOrder
 
@@ -111,7 +112,7 @@ class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
     readonly_fields = ("dispatch_reason",)
 
-    @admin.display(description="派遣依据")
+    @admin.display(description=gettext_lazy("派遣依据"))
     def dispatch_reason(self, obj: Case) -> str:
         return (obj.dispatch_explanation or {}).get("reason", "-")
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import File, Form, Query, Router, Schema
 from ninja import Status as Answer
 from ninja.files import UploadedFile
@@ -44,7 +45,9 @@ def _decode_photos(items: list[str]) -> list[tuple[str, bytes]]:
     decoded; a2b_base64 reads the text in place (b64decode would copy it first)."""
     if len(items) > max_count():
         raise InvalidInput(
-            f"一次最多上传 {max_count()} 张照片（收到 {len(items)} 张）", field="photos"
+            gettext("一次最多上传 %(max_count)s 张照片（收到 %(count)s 张）")
+            % {"max_count": max_count(), "count": len(items)},
+            field="photos",
         )
     out = []
     for i, item in enumerate(items):
@@ -52,14 +55,18 @@ def _decode_photos(items: list[str]) -> list[tuple[str, bytes]]:
         size = len(data) * 3 // 4
         if size > max_bytes() + 2:
             raise InvalidInput(
-                f"照片“photo{i + 1}”大小约 {size / 1024 / 1024:.1f} MB，"
-                f"超过上限 {max_bytes() / 1024 / 1024:.0f} MB",
+                gettext("照片“photo%(value)s”大小约 %(value2)s MB，超过上限 %(value3)s MB")
+                % {
+                    "value": i + 1,
+                    "value2": format(size / 1024 / 1024, ".1f"),
+                    "value3": format(max_bytes() / 1024 / 1024, ".0f"),
+                },
                 field=f"photos[{i}]",
             )
         try:
             out.append((f"photo{i + 1}", binascii.a2b_base64(data, strict_mode=True)))
         except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("照片应为 base64 编码的图片", field=f"photos[{i}]") from exc
+            raise InvalidInput(gettext("照片应为 base64 编码的图片"), field=f"photos[{i}]") from exc
     return out
 
 
@@ -72,8 +79,10 @@ class CaseIn(Schema):
     description: str = Field("", max_length=4000)
     channel: Channel | None = Field(
         None,
-        description="来源，由上报人决定：网格员 inspector、领导 leader；受理员可选 hotline（默认）"
-        "或 citizen。与角色不符时 403",
+        description=(
+            "来源，由上报人决定：网格员 inspector、领导 leader；受理员可选 hotline（默认）"
+            "或 citizen。与角色不符时 403"
+        ),
     )
     filing_condition: int | None = None
     component: str = Field("", max_length=17)
@@ -83,21 +92,25 @@ class CaseIn(Schema):
     idempotency_key: str | None = Field(None, max_length=100, description="客户端生成的幂等键")
     reported_at: datetime | None = Field(
         None,
-        description="原始上报时间（ISO 8601，须带时区）：时限和重复判断从此刻起算。"
-        "仅限获准的对接系统（用户设置“可设定原始上报时间”），其他账号给出时 403",
+        description=(
+            "原始上报时间（ISO 8601，须带时区）：时限和重复判断从此刻起算。"
+            "仅限获准的对接系统（用户设置“可设定原始上报时间”），其他账号给出时 403"
+        ),
     )
     external_id: str | None = Field(
         None,
         max_length=100,
-        description="对接系统自己的记录编号：同一系统重复发送同一编号时返回原案件（200），"
-        "不再新建。仅限获准的对接系统",
+        description=(
+            "对接系统自己的记录编号：同一系统重复发送同一编号时返回原案件（200），"
+            "不再新建。仅限获准的对接系统"
+        ),
     )
 
     @field_validator("lon", "lat")
     @classmethod
     def finite(cls, v):
         if v is not None and not math.isfinite(v):
-            raise ValueError("不能是 NaN 或无穷大")
+            raise ValueError(gettext("不能是 NaN 或无穷大"))
         return v
 
 
@@ -110,16 +123,20 @@ def create_case(request, payload: CaseIn):
     for name in INTEGRATION_FIELDS:
         if getattr(payload, name) is not None and not request.user.may_set_report_times:
             raise Forbidden(
-                f"只有获准的对接系统可以提供 {name}（用户设置“可设定原始上报时间”）", field=name
+                gettext("只有获准的对接系统可以提供 %(name)s（用户设置“可设定原始上报时间”）")
+                % {"name": name},
+                field=name,
             )
     category = cached_category(payload.category)
     if category is None:
-        raise InvalidInput(f"类别 {payload.category} 不存在", field="category")
+        raise InvalidInput(
+            gettext("类别 %(category)s 不存在") % {"category": payload.category}, field="category"
+        )
     condition = None
     if payload.filing_condition is not None:
         condition = FilingCondition.objects.filter(pk=payload.filing_condition).first()
         if condition is None:
-            raise InvalidInput("立案条件不存在", field="filing_condition")
+            raise InvalidInput(gettext("立案条件不存在"), field="filing_condition")
     key = request.headers.get("Idempotency-Key") or payload.idempotency_key
     inp = actions.ReportInput(
         category=category,
@@ -179,17 +196,22 @@ def filter_cases(qs, f: CaseFilter):
     if f.category:
         cat = resolve_category(f.category)
         if cat is None:
-            raise InvalidInput(f"类别 {f.category} 不存在", field="category")
+            raise InvalidInput(
+                gettext("类别 %(category)s 不存在") % {"category": f.category}, field="category"
+            )
         qs = qs.filter(category=cat)
     if f.area:
         area = Area.objects.filter(code=f.area).only("path").first()
         if area is None:
-            raise InvalidInput(f"区域 {f.area} 不存在", field="area")
+            raise InvalidInput(gettext("区域 %(area)s 不存在") % {"area": f.area}, field="area")
         qs = qs.filter(area_path__startswith=area.path)
     if f.department:
         dept = Department.objects.filter(code=f.department).first()
         if dept is None:
-            raise InvalidInput(f"部门 {f.department} 不存在", field="department")
+            raise InvalidInput(
+                gettext("部门 %(department)s 不存在") % {"department": f.department},
+                field="department",
+            )
         qs = qs.filter(department=dept)
     if f.overdue is True:
         qs = qs.filter(status__in=OPEN, step_deadline__lt=timezone.now())
@@ -231,7 +253,7 @@ def list_cases(request, filters: Query[CaseFilter]):
 def _get_case(request, number: str) -> Case:
     case = visible_to(request.user).filter(number=number).first()
     if case is None:
-        raise NotFound("案件不存在或无权查看", field="number")
+        raise NotFound(gettext("案件不存在或无权查看"), field="number")
     return case
 
 
@@ -263,7 +285,9 @@ def transition(request, number: str, payload: TransitionIn):
     if payload.version is not None and payload.version != case.version:
         from gridcity.lib.errors import Conflict
 
-        raise Conflict("案件已被他人更新，请刷新后重试", field="version", version=case.version)
+        raise Conflict(
+            gettext("案件已被他人更新，请刷新后重试"), field="version", version=case.version
+        )
     data = actions.TransitionInput(
         note=payload.note,
         extension=payload.extension,
@@ -277,19 +301,28 @@ def transition(request, number: str, payload: TransitionIn):
     if payload.department:
         data.department = Department.objects.filter(code=payload.department, is_active=True).first()
         if data.department is None:
-            raise InvalidInput(f"部门 {payload.department} 不存在", field="department")
+            raise InvalidInput(
+                gettext("部门 %(department)s 不存在") % {"department": payload.department},
+                field="department",
+            )
     if payload.filing_condition is not None:
         data.filing_condition = FilingCondition.objects.filter(pk=payload.filing_condition).first()
         if data.filing_condition is None:
-            raise InvalidInput("立案条件不存在", field="filing_condition")
+            raise InvalidInput(gettext("立案条件不存在"), field="filing_condition")
     if payload.assignee:
         data.assignee = User.objects.filter(username=payload.assignee, is_active=True).first()
         if data.assignee is None:
-            raise InvalidInput(f"用户 {payload.assignee} 不存在", field="assignee")
+            raise InvalidInput(
+                gettext("用户 %(assignee)s 不存在") % {"assignee": payload.assignee},
+                field="assignee",
+            )
     if payload.merge_into:
         data.merge_into = visible_to(request.user).filter(number=payload.merge_into).first()
         if data.merge_into is None:
-            raise InvalidInput(f"案件 {payload.merge_into} 不存在", field="merge_into")
+            raise InvalidInput(
+                gettext("案件 %(merge_into)s 不存在") % {"merge_into": payload.merge_into},
+                field="merge_into",
+            )
     case = actions.do_transition_case(case, payload.action, acting_user=request.user, data=data)
     return case_detail(case, request.user)
 
@@ -305,7 +338,9 @@ def upload_attachment(
     limit = settings.GRIDCITY_PHOTO_MAX_BYTES
     if file.size and file.size > limit:
         raise InvalidInput(
-            f"文件大小 {file.size / 1e6:.1f} MB，超过上限 {limit / 1e6:.0f} MB", field="file"
+            gettext("文件大小 %(value)s MB，超过上限 %(value2)s MB")
+            % {"value": format(file.size / 1e6, ".1f"), "value2": format(limit / 1e6, ".0f")},
+            field="file",
         )
     att = actions.do_attach_photo(
         case, (file.name or "photo", file.read()), kind=kind, acting_user=request.user
@@ -324,7 +359,7 @@ def upload_attachment(
 @router.post("/reports/{report_id}/unlink", summary="取消重复关联，另立新案")
 def unlink_report(request, report_id: int):
     if not Report.objects.filter(pk=report_id).exists():
-        raise NotFound("上报记录不存在", field="report_id")
+        raise NotFound(gettext("上报记录不存在"), field="report_id")
     case = actions.do_unlink_report(report_id, acting_user=request.user)
     return case_detail(case, request.user)
 
@@ -365,7 +400,9 @@ def list_orders(
     if settled is not None:
         qs = qs.filter(settled_at__isnull=not settled)
     if not 1 <= page <= MAX_PAGE:
-        raise InvalidInput(f"页码应在 1 至 {MAX_PAGE} 之间", field="page")
+        raise InvalidInput(
+            gettext("页码应在 1 至 %(MAX_PAGE)s 之间") % {"MAX_PAGE": MAX_PAGE}, field="page"
+        )
     page_size = min(max(page_size, 1), 500)
     total = qs.count()
     rows = qs[(page - 1) * page_size : page * page_size]

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest
+from django.utils.translation import gettext
 
 from gridcity.accounts.actions import authenticate_token
 from gridcity.cases.models import Attachment
@@ -63,11 +64,11 @@ def _field_for(request: HttpRequest, path: str) -> FieldFile | None:
 def serve_media(request: HttpRequest, path: str) -> FileResponse:
     field = _field_for(request, path)
     if field is None or not field.name:
-        raise Http404("文件不存在")
+        raise Http404(gettext("文件不存在"))
     try:
         handle = field.open("rb")
     except FileNotFoundError as exc:
-        raise Http404("文件不存在") from exc
+        raise Http404(gettext("文件不存在")) from exc
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"

@@ -1,18 +1,20 @@
 from django.db import models
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from gridcity.cases.reference import new_public_reference
+from gridcity.grids.models import PositionProblem
 from gridcity.taxonomy.models import CLOCK_CHOICES
 
 # The workflow's steps by their names in the standard (see workflow.TRANSITIONS).
 STEP_LABELS = {
-    "file": "立案",
-    "verify": "核实",
-    "dispatch": "派遣",
-    "sign": "签收",
-    "handle": "处置",
-    "check": "核查",
-    "close": "结案",
+    "file": gettext_noop("立案"),
+    "verify": gettext_noop("核实"),
+    "dispatch": gettext_noop("派遣"),
+    "sign": gettext_noop("签收"),
+    "handle": gettext_noop("处置"),
+    "check": gettext_noop("核查"),
+    "close": gettext_noop("结案"),
 }
 
 
@@ -100,6 +102,11 @@ class Case(models.Model):
     )
     # Path of the cell at report time, for subtree filters without joins.
     area_path = models.CharField(max_length=255, blank=True, db_index=True)
+    # Set when the reported point (kept in lon/lat) is no real position in the city; such a case
+    # is not placed in a cell.
+    position_problem = models.CharField(
+        _("位置问题"), max_length=16, blank=True, choices=PositionProblem.choices
+    )
     department = models.ForeignKey(
         "accounts.Department",
         verbose_name=_("责任部门"),
@@ -381,7 +388,7 @@ class SupervisionOrder(models.Model):
         return self.settled_at is not None
 
     def get_step_display(self) -> str:
-        return STEP_LABELS.get(self.step, self.step)
+        return gettext(STEP_LABELS.get(self.step, self.step))
 
     @property
     def awaits_reply(self) -> bool:

@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 ALLOWED_FORMATS = {
@@ -150,11 +151,16 @@ def _unsupported_container(data: bytes, name: str) -> None:
     brand = data[8:12]
     if brand in _HEIF_BRANDS:
         raise PhotoError(
-            f"照片“{name}”是 HEIC/HEIF 格式，暂不支持；请在手机相机设置中选择“兼容性最佳”"
-            f"（JPEG）后重拍，或转换为 JPEG 后上传（支持 {SUPPORTED}）"
+            gettext(
+                "照片“%(name)s”是 HEIC/HEIF 格式，暂不支持；请在手机相机设置中选择“兼容性最佳”（JPEG）后重拍，或转换为 JPEG 后上传（支持 %(SUPPORTED)s）"
+            )
+            % {"name": name, "SUPPORTED": SUPPORTED}
         )
     if brand in _AVIF_BRANDS:
-        raise PhotoError(f"照片“{name}”是 AVIF 格式，暂不支持（支持 {SUPPORTED}）")
+        raise PhotoError(
+            gettext("照片“%(name)s”是 AVIF 格式，暂不支持（支持 %(SUPPORTED)s）")
+            % {"name": name, "SUPPORTED": SUPPORTED}
+        )
 
 
 def _open(data: bytes, name: str) -> Image.Image:
@@ -168,10 +174,14 @@ def _open(data: bytes, name: str) -> Image.Image:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         pixels = _megapixels(int(found.group(1))) if found else "像素"
         raise PhotoError(
-            f"照片“{name}”有 {pixels}，超过上限 {_megapixels(max_pixels())}，请缩小后重新上传"
+            gettext("照片“%(name)s”有 %(pixels)s，超过上限 %(megapixels)s，请缩小后重新上传")
+            % {"name": name, "pixels": pixels, "megapixels": _megapixels(max_pixels())}
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise PhotoError(f"“{name}”不是可识别的图片（支持 {SUPPORTED}）") from exc
+        raise PhotoError(
+            gettext("“%(name)s”不是可识别的图片（支持 %(SUPPORTED)s）")
+            % {"name": name, "SUPPORTED": SUPPORTED}
+        ) from exc
 
 
 def _draft_box(width: int, height: int) -> tuple[int, int] | None:
@@ -199,12 +209,23 @@ def _check_size(img: Image.Image, name: str) -> None:
     a JPEG, ask the decoder for the reduced size first (that is what bounds its memory)."""
     width, height = img.size
     if width < 1 or height < 1:
-        raise PhotoError(f"“{name}”不是可识别的图片（支持 {SUPPORTED}）")
+        raise PhotoError(
+            gettext("“%(name)s”不是可识别的图片（支持 %(SUPPORTED)s）")
+            % {"name": name, "SUPPORTED": SUPPORTED}
+        )
     pixels = width * height
     if pixels > max_pixels():
         raise PhotoError(
-            f"照片“{name}”为 {width}×{height}（{_megapixels(pixels)}），"
-            f"超过上限 {_megapixels(max_pixels())}，请缩小后重新上传"
+            gettext(
+                "照片“%(name)s”为 %(width)s×%(height)s（%(megapixels)s），超过上限 %(megapixels2)s，请缩小后重新上传"
+            )
+            % {
+                "name": name,
+                "width": width,
+                "height": height,
+                "megapixels": _megapixels(pixels),
+                "megapixels2": _megapixels(max_pixels()),
+            }
         )
     cost = 0
     if img.format in ("JPEG", "MPO"):
@@ -219,8 +240,10 @@ def _check_size(img: Image.Image, name: str) -> None:
     if cost > DECODE_BUDGET:
         kind = "渐进式 JPEG" if img.info.get("progressive") else f"{img.format} 图片"
         raise PhotoError(
-            f"照片“{name}”为 {width}×{height} 的{kind}，解码所需内存超过上限，"
-            f"请缩小或另存为普通 JPEG 后重新上传"
+            gettext(
+                "照片“%(name)s”为 %(width)s×%(height)s 的%(kind)s，解码所需内存超过上限，请缩小或另存为普通 JPEG 后重新上传"
+            )
+            % {"name": name, "width": width, "height": height, "kind": kind}
         )
 
 
@@ -330,14 +353,20 @@ def _inspect(data: bytes, name: str) -> _Header:
         raise PhotoError(refusal)
     limit = max_bytes()
     if len(data) > limit:
-        raise PhotoError(f"照片“{name}”大小 {_mb(len(data))} MB，超过上限 {_mb(limit)} MB")
+        raise PhotoError(
+            gettext("照片“%(name)s”大小 %(mb)s MB，超过上限 %(mb2)s MB")
+            % {"name": name, "mb": _mb(len(data)), "mb2": _mb(limit)}
+        )
     if not data:
-        raise PhotoError(f"照片“{name}”是空文件")
+        raise PhotoError(gettext("照片“%(name)s”是空文件") % {"name": name})
     _unsupported_container(data, name)
     img = _open(data, name)
     if img.format not in ALLOWED_FORMATS:
         img.close()
-        raise PhotoError(f"“{name}”的格式 {img.format} 不受支持（支持 {SUPPORTED}）")
+        raise PhotoError(
+            gettext("“%(name)s”的格式 %(format)s 不受支持（支持 %(SUPPORTED)s）")
+            % {"name": name, "format": img.format, "SUPPORTED": SUPPORTED}
+        )
     width, height = img.size
     try:
         _check_size(img, name)
@@ -354,7 +383,9 @@ def _decode(header: _Header) -> CheckedPhoto:
         try:
             img.load()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise PhotoError(f"照片“{header.name}”不完整或已损坏，无法识别") from exc
+            raise PhotoError(
+                gettext("照片“%(name)s”不完整或已损坏，无法识别") % {"name": header.name}
+            ) from exc
         if max(img.size) > PUBLIC_SIDE:
             img.thumbnail((PUBLIC_SIDE, PUBLIC_SIDE))
         clean = _upright_rgb(img)
@@ -386,7 +417,9 @@ def check_photos(photos, field: str = "photos") -> list[CheckedPhoto]:
     photos = list(photos)
     if len(photos) > max_count():
         raise InvalidInput(
-            f"一次最多上传 {max_count()} 张照片（收到 {len(photos)} 张）", field=field
+            gettext("一次最多上传 %(max_count)s 张照片（收到 %(count)s 张）")
+            % {"max_count": max_count(), "count": len(photos)},
+            field=field,
         )
     headers = []
     try:

@@ -1,6 +1,7 @@
 """Plain-dict views of cases, shared by the API and the pages."""
 
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from gridcity.cases.models import Case, CaseEvent, Status, SupervisionOrder
 from gridcity.cases.workflow import BY_ACTION, STEP_LABELS
@@ -8,16 +9,16 @@ from gridcity.lib.workcalendar import Clock, format_time_limit
 from gridcity.taxonomy.actions import get_calendar
 
 ACTION_LABELS = {t.action: t.label for t in BY_ACTION.values()} | {
-    "report": "上报",
-    "link_report": "重复上报并入",
-    "unlink_report": "取消重复关联",
-    "merge_in": "其他案件并入",
-    "supervise": "督办",
-    "supervision_reply": "督办答复",
-    "overdue": "超期",
-    "attach": "上传照片",
-    "appeal_approved": "超期申诉获批",
-    "import": "历史导入",
+    "report": gettext_noop("上报"),
+    "link_report": gettext_noop("重复上报并入"),
+    "unlink_report": gettext_noop("取消重复关联"),
+    "merge_in": gettext_noop("其他案件并入"),
+    "supervise": gettext_noop("督办"),
+    "supervision_reply": gettext_noop("督办答复"),
+    "overdue": gettext_noop("超期"),
+    "attach": gettext_noop("上传照片"),
+    "appeal_approved": gettext_noop("超期申诉获批"),
+    "import": gettext_noop("历史导入"),
 }
 
 
@@ -35,7 +36,7 @@ def traffic_light(case: Case, now=None, calendar=None) -> dict | None:
     )
     return {
         "step": case.step,
-        "step_label": STEP_LABELS.get(case.step, case.step),
+        "step_label": gettext(STEP_LABELS.get(case.step, case.step)),
         "deadline": _iso(case.step_deadline),
         "light": light,
         "used": None if used == float("inf") else round(used, 3),
@@ -61,6 +62,8 @@ def case_summary(case: Case) -> dict:
         "address": case.address,
         "lon": case.lon,
         "lat": case.lat,
+        # "zero" or "outside": the point above is no real position and the case was not placed.
+        "position_problem": case.position_problem or None,
         # The cell's code ends the area path: no need to load the cell and its polygon.
         "cell": case.area_path.strip("/").rsplit("/", 1)[-1] if case.cell_id else None,
         "department": case.department.name if case.department_id else None,
@@ -76,7 +79,7 @@ def case_summary(case: Case) -> dict:
 def event_out(e: CaseEvent) -> dict:
     return {
         "action": e.action,
-        "label": ACTION_LABELS.get(e.action, e.action),
+        "label": gettext(ACTION_LABELS.get(e.action, e.action)),
         "from": e.from_status,
         "to": e.to_status,
         "actor": str(e.actor) if e.actor_id else None,
@@ -171,7 +174,7 @@ def case_detail(case: Case, user) -> dict:
             "actions": [
                 {
                     "action": t.action,
-                    "label": t.label,
+                    "label": gettext(t.label),
                     "note_required": t.note_required,
                     "needs": list(t.needs),
                 }

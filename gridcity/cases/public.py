@@ -9,7 +9,7 @@ exactly this; an Open311 partner whose key may see internal detail gets the note
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from gridcity.cases.models import CaseEvent, Status
 
@@ -18,7 +18,7 @@ PUBLIC_ACTIONS = {
     "report": gettext_lazy("收到上报"),
     "link_report": gettext_lazy("收到同一问题的其他上报"),
     "verify": gettext_lazy("现场核实"),
-    "file": gettext_lazy("立案"),
+    "file": pgettext_lazy("public timeline", "立案"),
     "dispatch": gettext_lazy("派遣至责任部门"),
     "sign": gettext_lazy("部门签收"),
     "report_back": gettext_lazy("处置完成"),
@@ -26,8 +26,8 @@ PUBLIC_ACTIONS = {
     "check_fail": gettext_lazy("核查未通过，重新处置"),
     "approve_extension": gettext_lazy("批准延期处置"),
     "approve_hold": gettext_lazy("暂缓处置"),
-    "resume": gettext_lazy("恢复处置"),
-    "close": gettext_lazy("结案"),
+    "resume": pgettext_lazy("public timeline", "恢复处置"),
+    "close": pgettext_lazy("public timeline", "结案"),
     "void": gettext_lazy("不予立案"),
     "merge": gettext_lazy("并入同一问题的案件"),
 }

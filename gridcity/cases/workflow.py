@@ -3,6 +3,8 @@ tests all read. Pure: no database access here."""
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_noop
+
 from gridcity.accounts.models import Role
 from gridcity.cases.models import STEP_LABELS, Status  # noqa: F401  (STEP_LABELS: re-exported)
 
@@ -44,17 +46,24 @@ DEPT_STAFF = {R.HANDLER, R.DEPT_LEAD}
 TRANSITIONS: tuple[Transition, ...] = (
     _t(
         "locate",
-        "人工定位",
+        gettext_noop("人工定位"),
         {S.UNLOCATED},
         S.REPORTED,
         INTAKE_STAFF,
         needs=("lonlat",),
         style="primary",
     ),
-    _t("send_verify", "派发核实", {S.REPORTED}, S.VERIFYING, INTAKE_STAFF, needs=("assignee",)),
+    _t(
+        "send_verify",
+        gettext_noop("派发核实"),
+        {S.REPORTED},
+        S.VERIFYING,
+        INTAKE_STAFF,
+        needs=("assignee",),
+    ),
     _t(
         "verify",
-        "提交核实结果",
+        gettext_noop("提交核实结果"),
         {S.VERIFYING},
         S.REPORTED,
         {R.INSPECTOR, *INTAKE_STAFF},
@@ -64,7 +73,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "file",
-        "立案",
+        gettext_noop("立案"),
         {S.REPORTED, S.VERIFYING},
         S.FILED,
         {*INTAKE_STAFF, R.SYSTEM},
@@ -74,7 +83,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "void",
-        "作废",
+        gettext_noop("作废"),
         {*PRE_FILING, S.FILED},
         S.VOIDED,
         INTAKE_STAFF,
@@ -83,7 +92,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "merge",
-        "合并到已有案件",
+        gettext_noop("合并到已有案件"),
         {*PRE_FILING, S.FILED},
         S.MERGED,
         INTAKE_STAFF,
@@ -91,7 +100,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "dispatch",
-        "派遣",
+        gettext_noop("派遣"),
         {S.FILED, S.RETURNED},
         S.DISPATCHED,
         {*DISPATCH_STAFF, R.SYSTEM},
@@ -101,7 +110,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "sign",
-        "签收",
+        gettext_noop("签收"),
         {S.DISPATCHED},
         S.HANDLING,
         DEPT_STAFF,
@@ -111,7 +120,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "return",
-        "回退（非本部门职责）",
+        gettext_noop("回退（非本部门职责）"),
         {S.DISPATCHED, S.HANDLING},
         S.RETURNED,
         DEPT_STAFF,
@@ -121,7 +130,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "reject_return",
-        "不同意回退",
+        gettext_noop("不同意回退"),
         {S.RETURNED},
         S.DISPATCHED,
         DISPATCH_STAFF,
@@ -129,7 +138,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "request_extension",
-        "申请延期",
+        gettext_noop("申请延期"),
         {S.HANDLING},
         S.EXTENSION_REQUESTED,
         DEPT_STAFF,
@@ -139,7 +148,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "approve_extension",
-        "批准延期",
+        gettext_noop("批准延期"),
         {S.EXTENSION_REQUESTED},
         S.HANDLING,
         DISPATCH_STAFF,
@@ -147,7 +156,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "refuse_extension",
-        "不批准延期",
+        gettext_noop("不批准延期"),
         {S.EXTENSION_REQUESTED},
         S.HANDLING,
         DISPATCH_STAFF,
@@ -155,17 +164,24 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "request_hold",
-        "申请挂账",
+        gettext_noop("申请挂账"),
         {S.HANDLING},
         S.HOLD_REQUESTED,
         DEPT_STAFF,
         scope=Scope.DEPARTMENT,
         note_required=True,
     ),
-    _t("approve_hold", "批准挂账", {S.HOLD_REQUESTED}, S.ON_HOLD, DISPATCH_STAFF, style="primary"),
+    _t(
+        "approve_hold",
+        gettext_noop("批准挂账"),
+        {S.HOLD_REQUESTED},
+        S.ON_HOLD,
+        DISPATCH_STAFF,
+        style="primary",
+    ),
     _t(
         "refuse_hold",
-        "不批准挂账",
+        gettext_noop("不批准挂账"),
         {S.HOLD_REQUESTED},
         S.HANDLING,
         DISPATCH_STAFF,
@@ -173,7 +189,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "resume",
-        "恢复处置",
+        gettext_noop("恢复处置"),
         {S.ON_HOLD},
         S.HANDLING,
         {*DISPATCH_STAFF, *DEPT_STAFF},
@@ -181,7 +197,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "report_back",
-        "处置反馈",
+        gettext_noop("处置反馈"),
         {S.HANDLING},
         S.HANDLED,
         DEPT_STAFF,
@@ -192,7 +208,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "check_pass",
-        "核查通过",
+        gettext_noop("核查通过"),
         {S.HANDLED},
         S.CHECKED,
         {R.INSPECTOR, *INTAKE_STAFF},
@@ -202,7 +218,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "check_fail",
-        "核查不通过（返工）",
+        gettext_noop("核查不通过（返工）"),
         {S.HANDLED},
         S.HANDLING,
         {R.INSPECTOR, *INTAKE_STAFF},
@@ -212,7 +228,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "close",
-        "结案",
+        gettext_noop("结案"),
         {S.CHECKED},
         S.CLOSED,
         {R.SHIFT_LEAD, R.ADMIN},
@@ -221,7 +237,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         "assign",
-        "指派核实/核查人",
+        gettext_noop("指派核实/核查人"),
         {S.VERIFYING, S.HANDLED},
         None,
         INTAKE_STAFF,
@@ -229,7 +245,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     # 回访: after closing a citizen's or hotline case the centre calls back and records the
     # caller's satisfaction (1–5). The status stays closed; the event feeds 回访满意率.
-    _t("callback", "回访", {S.CLOSED}, None, INTAKE_STAFF, needs=("satisfaction",)),
+    _t("callback", gettext_noop("回访"), {S.CLOSED}, None, INTAKE_STAFF, needs=("satisfaction",)),
 )
 
 BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}

@@ -11,6 +11,7 @@ from gridcity.accounts.models import Department
 from gridcity.dispatch.engine import Decision, Fallback, RuleRow, RuleSet, decide
 from gridcity.dispatch.models import ResponsibilityRule
 from gridcity.grids.models import Area
+from gridcity.lib.tables import field_errors
 from gridcity.system import stamps
 from gridcity.taxonomy.actions import resolve_category
 from gridcity.taxonomy.models import Category, FilingCondition
@@ -208,6 +209,20 @@ def import_rules(path: Path) -> RulesResult:
         cond_text = (row["filing_condition"] or "").strip()
         dept_code = (row["department_code"] or "").strip()
         prio_text = (row["priority"] or "0").strip() or "0"
+        # A value longer than the column it is looked up in names nothing: say so, rather
+        # than that no such thing exists.
+        too_long = (
+            field_errors(line, Area, {"code": area_code}, columns={"code": "area_code"})
+            + field_errors(
+                line, FilingCondition, {"text": cond_text}, columns={"text": "filing_condition"}
+            )
+            + field_errors(
+                line, Department, {"code": dept_code}, columns={"code": "department_code"}
+            )
+        )
+        if too_long:
+            errors.extend(str(e) for e in too_long)
+            continue
         kind = ""
         if ":" in code:
             kind, code = code.split(":", 1)
@@ -240,6 +255,10 @@ def import_rules(path: Path) -> RulesResult:
             priority = int(prio_text)
         except ValueError:
             errors.append(f"第{line}行 [priority]：“{prio_text}”不是整数")
+            continue
+        too_long = field_errors(line, ResponsibilityRule, {"priority": priority})
+        if too_long:
+            errors.extend(str(e) for e in too_long)
             continue
         for category in categories or [None]:
             condition = None

@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from gridcity.dispatch.actions import decide_for
 from gridcity.dispatch.models import ResponsibilityRule
@@ -48,13 +49,17 @@ class ResponsibilityRuleForm(forms.ModelForm):
         condition = data.get("filing_condition")
         kind = (data.get("kind") or "").strip()
         if category is not None and major and major != category.major_code:
-            self.add_error("major_code", f"小类 {category.code} 属于大类 {category.major_code}")
+            self.add_error(
+                "major_code",
+                gettext("小类 %(code)s 属于大类 %(major_code)s")
+                % {"code": category.code, "major_code": category.major_code},
+            )
         if major and not (major.isdigit() and len(major) == 2):
-            self.add_error("major_code", "大类代码应为2位数字")
+            self.add_error("major_code", gettext("大类代码应为2位数字"))
         if kind and kind not in CategoryKind.values:
-            self.add_error("kind", "类型应为 component（部件）或 matter（事件），或留空")
+            self.add_error("kind", gettext("类型应为 component（部件）或 matter（事件），或留空"))
         if condition is not None and condition.category_id != getattr(category, "pk", None):
-            self.add_error("filing_condition", "立案条件必须属于所选小类")
+            self.add_error("filing_condition", gettext("立案条件必须属于所选小类"))
         return data
 
 
@@ -64,12 +69,14 @@ def _condition_label(fc: FilingCondition) -> str:
 
 class PointTestForm(forms.Form):
     category = forms.CharField(
-        label="问题类别",
-        help_text="小类代码，如 06042；部件与事件同码时写 component:01002 或 matter:01002。",
+        label=gettext_lazy("问题类别"),
+        help_text=gettext_lazy(
+            "小类代码，如 06042；部件与事件同码时写 component:01002 或 matter:01002。"
+        ),
         widget=forms.TextInput(attrs={"list": "category-options", "autocomplete": "off"}),
     )
     lon = forms.FloatField(
-        label="经度",
+        label=gettext_lazy("经度"),
         min_value=-180,
         max_value=180,
         error_messages={
@@ -80,7 +87,7 @@ class PointTestForm(forms.Form):
         },
     )
     lat = forms.FloatField(
-        label="纬度",
+        label=gettext_lazy("纬度"),
         min_value=-90,
         max_value=90,
         error_messages={
@@ -90,19 +97,21 @@ class PointTestForm(forms.Form):
             "max_value": "纬度超出范围，应在 -90 到 90 之间",
         },
     )
-    crs = forms.ChoiceField(label="坐标系", choices=CRS_CHOICES, initial=CRS.WGS84.value)
+    crs = forms.ChoiceField(
+        label=gettext_lazy("坐标系"), choices=CRS_CHOICES, initial=CRS.WGS84.value
+    )
     filing_condition = forms.ModelChoiceField(
         FilingCondition.objects.select_related("category").order_by(
             "category__kind", "category__code", "order", "pk"
         ),
-        label="立案条件",
+        label=gettext_lazy("立案条件"),
         required=False,
-        empty_label="（不指定）",
+        empty_label=gettext_lazy("（不指定）"),
     )
     component = forms.CharField(
-        label="部件标识码",
+        label=gettext_lazy("部件标识码"),
         required=False,
-        help_text="可选：17位部件标识码，部件问题按权属单位派遣。",
+        help_text=gettext_lazy("可选：17位部件标识码，部件问题按权属单位派遣。"),
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -113,7 +122,7 @@ class PointTestForm(forms.Form):
         ref = self.cleaned_data["category"].strip()
         category = resolve_category(ref)
         if category is None:
-            raise forms.ValidationError(f"类别“{ref}”不存在或未启用")
+            raise forms.ValidationError(gettext("类别“%(ref)s”不存在或未启用") % {"ref": ref})
         return category
 
     def clean_component(self) -> Component | None:
@@ -126,7 +135,7 @@ class PointTestForm(forms.Form):
             .first()
         )
         if component is None:
-            raise forms.ValidationError(f"部件 {code} 不存在")
+            raise forms.ValidationError(gettext("部件 %(code)s 不存在") % {"code": code})
         return component
 
     def clean(self):
@@ -135,7 +144,9 @@ class PointTestForm(forms.Form):
         condition = data.get("filing_condition")
         if category is not None and condition is not None and condition.category_id != category.pk:
             self.add_error(
-                "filing_condition", f"该立案条件不属于类别 {category.code} {category.name}"
+                "filing_condition",
+                gettext("该立案条件不属于类别 %(code)s %(name)s")
+                % {"code": category.code, "name": category.name},
             )
         return data
 
@@ -196,7 +207,7 @@ class ResponsibilityRuleAdmin(admin.ModelAdmin):
     autocomplete_fields = ("category", "area", "filing_condition", "department")
     change_list_template = "admin/dispatch/responsibilityrule/change_list.html"
 
-    @admin.display(description="类别", ordering="category__code")
+    @admin.display(description=gettext_lazy("类别"), ordering="category__code")
     def what(self, obj: ResponsibilityRule) -> str:
         if obj.category_id:
             return f"{obj.category.code} {obj.category.name}"

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from gridcity.grids.actions import bump_layer_version
 from gridcity.grids.models import Area, Beat, Component
@@ -66,7 +67,7 @@ class AreaAdmin(admin.ModelAdmin):
             # The spatial index only holds active cells: make every process rebuild it.
             bump_layer_version()
 
-    @admin.display(description="面积", ordering="area_m2")
+    @admin.display(description=gettext_lazy("面积"), ordering="area_m2")
     def area_display(self, obj: Area) -> str:
         if obj.area_m2 is None:
             return "-"
@@ -74,7 +75,7 @@ class AreaAdmin(admin.ModelAdmin):
             return f"{obj.area_m2 / 1_000_000:.2f} 平方公里"
         return f"{obj.area_m2:,.0f} 平方米"
 
-    @admin.display(description="范围（经纬度）")
+    @admin.display(description=gettext_lazy("范围（经纬度）"))
     def bbox_display(self, obj: Area) -> str:
         if obj.min_lon is None:
             return "-"
@@ -83,7 +84,7 @@ class AreaAdmin(admin.ModelAdmin):
             f"中心点 {obj.centroid_lon:.6f}, {obj.centroid_lat:.6f}"
         )
 
-    @admin.display(description="边界")
+    @admin.display(description=gettext_lazy("边界"))
     def geometry_summary(self, obj: Area) -> str:
         geom = obj.geometry
         if not geom:
@@ -108,7 +109,7 @@ class BeatAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Beat]:
         return super().get_queryset(request).annotate(n_cells=Count("cells"))
 
-    @admin.display(description="网格数", ordering="n_cells")
+    @admin.display(description=gettext_lazy("网格数"), ordering="n_cells")
     def cell_count(self, obj: Beat) -> int:
         return obj.n_cells
 

@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -23,9 +24,11 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         parts = [float(x) for x in text.split(",")]
     except ValueError as exc:
-        raise InvalidInput("bbox 应为 minlon,minlat,maxlon,maxlat 四个数字", field="bbox") from exc
+        raise InvalidInput(
+            gettext("bbox 应为 minlon,minlat,maxlon,maxlat 四个数字"), field="bbox"
+        ) from exc
     if len(parts) != 4 or any(p != p for p in parts):
-        raise InvalidInput("bbox 应为 minlon,minlat,maxlon,maxlat 四个数字", field="bbox")
+        raise InvalidInput(gettext("bbox 应为 minlon,minlat,maxlon,maxlat 四个数字"), field="bbox")
     return parts[0], parts[1], parts[2], parts[3]
 
 
@@ -39,7 +42,9 @@ def list_areas(request, filters: Query[AreaFilter]):
     if filters.within:
         root = Area.objects.filter(code=filters.within).first()
         if root is None:
-            raise InvalidInput(f"区域 {filters.within} 不存在", field="within")
+            raise InvalidInput(
+                gettext("区域 %(within)s 不存在") % {"within": filters.within}, field="within"
+            )
         qs = qs.filter(path__startswith=root.path)
     if filters.bbox:
         a, b, c, d = parse_bbox(filters.bbox)

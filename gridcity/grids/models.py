@@ -9,6 +9,14 @@ class AreaLevel(models.IntegerChoices):
     CELL = 4, _("单元网格")
 
 
+class PositionProblem(models.TextChoices):
+    """Why a reported point was not placed: it is no real position in the city, as opposed to a
+    real point that only lacks a cell and is placed by hand."""
+
+    ZERO = "zero", _("坐标为(0,0)")
+    OUTSIDE = "outside", _("不在辖区内")
+
+
 class Area(models.Model):
     """A node of the area tree. Geometry is a GeoJSON geometry in WGS84."""
 

@@ -57,6 +57,7 @@ from gridcity.cases.models import (
 from gridcity.cases.models import Status as S
 from gridcity.cases.reference import ALPHABET, LENGTH
 from gridcity.cases.workflow import STEP_OF_STATUS
+from gridcity.grids.actions import position_problem
 from gridcity.grids.models import Area, AreaLevel, Beat
 from gridcity.grids.spatial import get_index
 from gridcity.history.models import ImportedCase, ImportRun, RunStatus
@@ -618,6 +619,7 @@ CASE_COLUMNS = (
     "lat",
     "cell_id",
     "area_path",
+    "position_problem",
     "department_id",
     "dispatch_explanation",
     "reporter_name",
@@ -917,6 +919,7 @@ class Writer:
                     r.lat,
                     r.cell_id,
                     r.area_path,
+                    position_problem(r.lon, r.lat) if r.cell_id is None else "",
                     r.department_id,
                     "{}",
                     r.reporter_name,

@@ -1,9 +1,11 @@
 """Deadlines on the four clocks of DOMAIN.md §4, on plain values.
 
-No Django and no database: the working-day table is passed in as ``overrides`` (date -> is a
-working day), and everything else comes from the ``chinese_calendar`` package, which knows the
-official holidays and the weekend days that become working days (调休) up to the last year the
-State Council has published.
+No Django and no database: the city's own tables are passed in as ``overrides`` (date -> is a
+working day) and ``recurring`` ((month, day) -> is a working day, every year). Public holidays
+come from the calendar's ``holidays`` region: for China (the default) the ``chinese_calendar``
+package, which knows the official holidays and the weekend days that become working days (调休)
+up to the last year the State Council has published; for any other country or region the
+``holidays`` package, which computes them by rule for any year.
 
 Datetimes must be aware. ``add`` returns its deadline in the timezone of ``start``; working
 periods and working days are always read in the calendar's own timezone (Asia/Shanghai by
@@ -30,10 +32,14 @@ __all__ = [
     "CLOCK_LABELS",
     "CLOCK_UNIT_HOURS",
     "DEFAULT_PERIODS",
+    "DEFAULT_WORKING_DAYS",
     "Clock",
     "WorkCalendar",
     "format_time_limit",
+    "parse_holiday_region",
     "parse_time_limit",
+    "parse_working_days",
+    "parse_working_periods",
 ]
 
 
@@ -75,6 +81,12 @@ DEFAULT_PERIODS: tuple[tuple[time, time], ...] = (
 )
 
 
+# ISO weekday numbers (1 = Monday ... 7 = Sunday).
+DEFAULT_WORKING_DAYS: frozenset[int] = frozenset({1, 2, 3, 4, 5})
+
+CHINA = "CN"
+
+
 @lru_cache(maxsize=16384)
 def _official_is_workday(d: date) -> bool | None:
     """The State Council calendar for ``d``, or None for a year it has not been published for.
@@ -87,6 +99,29 @@ def _official_is_workday(d: date) -> bool | None:
         return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:
         return None
+
+
+def _china_declared(d: date) -> bool | None:
+    """True for a weekend day the State Council made a working day (调休), False for a public
+    holiday, None for an ordinary day or a year not published yet."""
+    if d in chinese_calendar.workdays:
+        return True
+    if d in chinese_calendar.holidays:
+        return False
+    return None
+
+
+@lru_cache(maxsize=512)
+def _region_year(region: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """(public holidays, weekend days declared working days) of one year in one region, from the
+    ``holidays`` package. Cached: building a year costs about a millisecond."""
+    import holidays
+
+    country, _, subdivision = region.partition("-")
+    table = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    off = frozenset(d for d in table if d.year == year)
+    worked = frozenset(d for d in getattr(table, "weekend_workdays", ()) if d.year == year)
+    return off, worked
 
 
 _ZERO = timedelta(0)
@@ -112,14 +147,22 @@ def _require_amount(amount: float) -> None:
 class WorkCalendar:
     """Working periods of a day plus which days are working days.
 
-    ``overrides`` is the city's local table and wins over the official calendar (a typhoon day
-    off, a district's own adjustment). Nothing is cached at module level, so two calendars with
-    different overrides never see each other's answers.
+    A day is a working day when, in this order: the city's ``overrides`` table says so for that
+    date; else its ``recurring`` table for that month and day; else the public calendar of
+    ``holiday_region`` declares it a holiday (off) or a weekend working day (on); else when its
+    weekday is one of ``working_days``. The city's tables win over the public calendar (a typhoon
+    day off, a district's own adjustment). ``holiday_region`` is "CN" (the State Council calendar,
+    with 调休), another country's ISO code, "US-MA" for a country's subdivision, or "" for none.
+    Nothing that depends on the city's tables is cached at module level, so two calendars with
+    different tables never see each other's answers.
     """
 
     periods: tuple[tuple[time, time], ...] = DEFAULT_PERIODS
     overrides: Mapping[date, bool] = field(default_factory=dict)
     tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    working_days: frozenset[int] = DEFAULT_WORKING_DAYS
+    holiday_region: str = CHINA
+    recurring: Mapping[tuple[int, int], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.periods:
@@ -133,6 +176,17 @@ class WorkCalendar:
             if previous_end is not None and begin < previous_end:
                 raise ValueError("working periods must be in order and must not overlap")
             previous_end = end
+        if not self.working_days or not set(self.working_days) <= set(range(1, 8)):
+            raise ValueError("working days are ISO weekday numbers 1 (Monday) to 7 (Sunday)")
+        object.__setattr__(self, "working_days", frozenset(self.working_days))
+        if self.holiday_region != CHINA:
+            object.__setattr__(self, "holiday_region", parse_holiday_region(self.holiday_region))
+        # Decided once: is_workday runs for every day a deadline walks through.
+        object.__setattr__(
+            self,
+            "_as_published_in_china",
+            self.holiday_region == CHINA and self.working_days == DEFAULT_WORKING_DAYS,
+        )
 
     # -- days -------------------------------------------------------------------------------
 
@@ -143,21 +197,54 @@ class WorkCalendar:
             raise TypeError("is_workday takes a date, not a datetime")
         if d in self.overrides:
             return bool(self.overrides[d])
-        official = _official_is_workday(d)
-        if official is None:
-            # The official calendar for this year is not published (or the package is older
-            # than the announcement). Monday to Friday is the best guess; the admin page warns
-            # through official_data_covers() so someone can fill in the overrides table.
-            return d.weekday() < 5
-        return official
+        if self.recurring:
+            every_year = self.recurring.get((d.month, d.day))
+            if every_year is not None:
+                return bool(every_year)
+        if self._as_published_in_china:
+            # The State Council calendar as published, cached per date: the hot path of every
+            # Chinese city. A year not published yet falls back to Monday to Friday; the admin
+            # page warns through holiday_data_covers() so someone can fill in the overrides.
+            official = _official_is_workday(d)
+            if official is not None:
+                return official
+        else:
+            declared = self._declared(d)
+            if declared is not None:
+                return declared
+        return d.isoweekday() in self.working_days
+
+    def _declared(self, d: date) -> bool | None:
+        """What the public calendar says of ``d``: off, on, or nothing (its weekday decides)."""
+        if not self.holiday_region:
+            return None
+        if self.holiday_region == CHINA:
+            return _china_declared(d)
+        off, worked = _region_year(self.holiday_region, d.year)
+        if d in off:
+            return False
+        if d in worked:
+            return True
+        return None
 
     @staticmethod
     def official_data_covers(year: int) -> bool:
+        """Whether the State Council calendar (chinese_calendar) has been published for ``year``."""
         return _official_is_workday(date(year, 1, 1)) is not None
 
     @classmethod
     def years_without_official_data(cls, years: Iterable[int]) -> list[int]:
         return sorted({y for y in years if not cls.official_data_covers(y)})
+
+    def holiday_data_covers(self, year: int) -> bool:
+        """Whether this calendar's public holidays are known for ``year``. Only China's are
+        published year by year; the ``holidays`` package computes other countries' by rule."""
+        if self.holiday_region == CHINA:
+            return self.official_data_covers(year)
+        return True
+
+    def years_without_holiday_data(self, years: Iterable[int]) -> list[int]:
+        return sorted({y for y in years if not self.holiday_data_covers(y)})
 
     # -- lengths ----------------------------------------------------------------------------
 
@@ -362,3 +449,105 @@ def format_time_limit(amount: float, clock: Clock) -> str:
     elif number.endswith(".0"):
         number = number[:-2]
     return f"{number}{CLOCK_LABELS[Clock(clock)]}"
+
+
+# -- a city's calendar settings ---------------------------------------------------------------
+# The notation of GRIDCITY_WORKING_PERIODS, GRIDCITY_WORKING_DAYS and GRIDCITY_HOLIDAYS in the
+# environment. Each parser raises ValueError with a sentence that settings.py prefixes with the
+# variable's name.
+
+_PERIOD_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–~]\s*(\d{1,2}):(\d{2})$")
+
+_DAY_NAMES: Mapping[str, int] = {
+    **{name: n for n, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), 1)},
+    **{
+        name: n
+        for n, name in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), 1
+        )
+    },
+    **{str(n): n for n in range(1, 8)},
+    **{ch: n for n, ch in enumerate("一二三四五六日", 1)},
+    "天": 7,
+}
+
+
+def parse_working_periods(text: str) -> tuple[tuple[time, time], ...]:
+    """ "08:00-12:00,14:00-18:00" -> ((08:00, 12:00), (14:00, 18:00)), in order, not overlapping."""
+    periods = []
+    for part in text.split(","):
+        part = part.strip()
+        match = _PERIOD_RE.match(part)
+        if match is None:
+            raise ValueError(
+                f"{part!r} is not a working period; write HH:MM-HH:MM, several separated by "
+                "commas, e.g. 08:00-12:00,14:00-18:00"
+            )
+        h1, m1, h2, m2 = map(int, match.groups())
+        try:
+            periods.append((time(h1, m1), time(h2, m2)))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a time of day (00:00 to 23:59)") from None
+    result = tuple(periods)
+    WorkCalendar(periods=result)  # the calendar's own checks: in order, not overlapping
+    return result
+
+
+def _weekday(token: str) -> int:
+    key = token.strip().lower().removeprefix("星期").removeprefix("周")
+    if key not in _DAY_NAMES:
+        raise ValueError(
+            f"{token.strip()!r} is not a day of the week; use mon…sun or 1 (Monday) … 7 (Sunday)"
+        )
+    return _DAY_NAMES[key]
+
+
+def parse_working_days(text: str) -> frozenset[int]:
+    """ "mon-fri", "1,2,3,4,5", "sun-thu" (a range may wrap past Sunday) -> ISO weekday numbers."""
+    days: set[int] = set()
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        first, dash, last = part.partition("-")
+        if not dash:
+            days.add(_weekday(first))
+            continue
+        begin, end = _weekday(first), _weekday(last)
+        length = (end - begin) % 7
+        days.update((begin - 1 + i) % 7 + 1 for i in range(length + 1))
+    if not days:
+        raise ValueError("no working day given; e.g. mon-fri or 1,2,3,4,5")
+    return frozenset(days)
+
+
+def parse_holiday_region(text: str) -> str:
+    """ "CN", "US", "us-ma" -> "US-MA", "" or "none" -> "" (no public holidays at all).
+
+    Any country or subdivision the ``holidays`` package knows; China is the State Council
+    calendar of ``chinese_calendar``.
+    """
+    value = text.strip()
+    if value.lower() in ("", "none"):
+        return ""
+    country, _, subdivision = value.partition("-")
+    country = country.strip().upper()
+    subdivision = subdivision.strip()
+    if country == CHINA and not subdivision:
+        return CHINA
+    import holidays
+
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ValueError(
+            f"{value!r}: no public holiday calendar for country {country!r}; use an ISO 3166 "
+            "code such as CN, US or GB, or none"
+        )
+    if not subdivision:
+        return country
+    known = {s.upper(): s for s in supported[country]}
+    if subdivision.upper() not in known:
+        listed = ", ".join(supported[country]) or "none"
+        raise ValueError(
+            f"{value!r}: {country} has no subdivision {subdivision!r} (known: {listed})"
+        )
+    return f"{country}-{known[subdivision.upper()]}"

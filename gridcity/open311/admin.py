@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from gridcity.open311.keys import keys_changed
 from gridcity.open311.models import ApiKey, Delivery, DeliveryAttempt, EventType, Subscription
@@ -26,7 +27,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # The raw key is shown once, by `gridcity open311-key create NAME`.
         return False
 
-    @admin.action(description="吊销所选密钥")
+    @admin.action(description=gettext_lazy("吊销所选密钥"))
     def revoke(self, request, queryset):
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         keys_changed()  # an update() sends no save signal
@@ -47,13 +48,13 @@ class SubscriptionAdmin(admin.ModelAdmin):
         )
         return form
 
-    @admin.action(description="发送测试事件")
+    @admin.action(description=gettext_lazy("发送测试事件"))
     def send_test(self, request, queryset):
         for sub in queryset:
             send_test_event(sub)
         self.message_user(request, f"已向 {queryset.count()} 个订阅发送测试事件", messages.SUCCESS)
 
-    @admin.action(description="重新启用（清零失败计数）")
+    @admin.action(description=gettext_lazy("重新启用（清零失败计数）"))
     def reactivate(self, request, queryset):
         queryset.update(is_active=True, consecutive_failures=0, disabled_at=None)
         forget_subscriptions()  # an update() sends no save signal

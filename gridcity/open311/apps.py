@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 # The case actions that city systems subscribed by webhook are told about.
 WEBHOOK_EVENTS = {
@@ -30,7 +31,7 @@ def api_key_changed(**kwargs) -> None:
 class Open311Config(AppConfig):
     name = "gridcity.open311"
     label = "open311"
-    verbose_name = "对外接口（Open311 与推送）"
+    verbose_name = _("对外接口（Open311 与推送）")
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save

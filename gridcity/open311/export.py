@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 from pydantic import ValidationError
 
@@ -25,27 +26,27 @@ from gridcity.lib.text import spreadsheet_cell
 CHUNK = 2000
 # Excel's sheet limit is 1,048,576 rows including the header.
 XLSX_MAX_ROWS = 1_048_575
-STATUS_LABELS = {s.value: str(s.label) for s in Status}
+STATUS_LABELS = {s.value: s.label for s in Status}
 COLUMNS = [
-    ("number", "案件编号"),
-    ("status", "状态代码"),
-    ("status_label", "状态"),
-    ("channel", "来源"),
-    ("category", "类别"),
-    ("category_name", "类别名称"),
-    ("description", "问题描述"),
-    ("address", "地址"),
-    ("lon", "经度"),
-    ("lat", "纬度"),
-    ("cell", "单元网格"),
-    ("department", "责任部门"),
-    ("reported_at", "上报时间"),
-    ("dispatched_at", "派遣时间"),
-    ("handled_at", "处置反馈时间"),
-    ("closed_at", "结案时间"),
-    ("handle_deadline", "处置时限"),
-    ("step_deadline", "环节时限"),
-    ("overdue", "超期"),
+    ("number", gettext_lazy("案件编号")),
+    ("status", gettext_lazy("状态代码")),
+    ("status_label", gettext_lazy("状态")),
+    ("channel", gettext_lazy("来源")),
+    ("category", gettext_lazy("类别")),
+    ("category_name", gettext_lazy("类别名称")),
+    ("description", gettext_lazy("问题描述")),
+    ("address", gettext_lazy("地址")),
+    ("lon", gettext_lazy("经度")),
+    ("lat", gettext_lazy("纬度")),
+    ("cell", gettext_lazy("单元网格")),
+    ("department", gettext_lazy("责任部门")),
+    ("reported_at", gettext_lazy("上报时间")),
+    ("dispatched_at", gettext_lazy("派遣时间")),
+    ("handled_at", gettext_lazy("处置反馈时间")),
+    ("closed_at", gettext_lazy("结案时间")),
+    ("handle_deadline", gettext_lazy("处置时限")),
+    ("step_deadline", gettext_lazy("环节时限")),
+    ("overdue", gettext_lazy("超期")),
 ]
 FIELDS = [
     "number",
@@ -86,7 +87,7 @@ def rows(qs, now: datetime | None = None) -> Iterator[dict]:
         yield {
             "number": r["number"],
             "status": r["status"],
-            "status_label": STATUS_LABELS.get(r["status"], r["status"]),
+            "status_label": str(STATUS_LABELS.get(r["status"], r["status"])),
             "channel": r["channel"],
             "category": f"{r['category__kind']}:{r['category__code']}",
             "category_name": r["category__name"],
@@ -116,7 +117,7 @@ class _Echo:
 def csv_chunks(qs) -> Iterator[bytes]:
     writer = csv.writer(_Echo())
     # A BOM so that Excel opens the UTF-8 file with the Chinese intact.
-    buf = ["\ufeff" + writer.writerow([label for _, label in COLUMNS])]
+    buf = ["\ufeff" + writer.writerow([str(label) for _, label in COLUMNS])]
     for row in rows(qs):
         buf.append(writer.writerow([spreadsheet_cell(row[k]) for k, _ in COLUMNS]))
         if len(buf) >= 500:
@@ -146,8 +147,8 @@ def write_xlsx(qs, path: str) -> int:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("案件")
-    ws.append([label for _, label in COLUMNS])
+    ws = wb.create_sheet(gettext("案件"))
+    ws.append([str(label) for _, label in COLUMNS])
     n = 0
     for row in rows(qs):
         if n >= XLSX_MAX_ROWS:
@@ -183,15 +184,17 @@ def _filters(request: HttpRequest) -> CaseFilter:
 def export_cases(request: HttpRequest, fmt: str) -> HttpResponse:
     user = _user(request)
     if user is None:
-        return JsonResponse({"error": "未登录或令牌无效"}, status=401)
+        return JsonResponse({"error": gettext("未登录或令牌无效")}, status=401)
     try:
         qs = filter_cases(visible_to(user), _filters(request))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ())) or "query"
-        return JsonResponse({"error": f"{field}：取值无效", "field": field}, status=400)
+        return JsonResponse(
+            {"error": gettext("%(field)s：取值无效") % {"field": field}, "field": field}, status=400
+        )
     except CaseError as exc:
-        return JsonResponse({"error": exc.message, "field": exc.field}, status=400)
+        return JsonResponse({"error": str(exc.message), "field": exc.field}, status=400)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"cases-{stamp}.{fmt}"
     if fmt == "csv":

@@ -472,7 +472,8 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
         if cell is None or cell.centroid_lon is None:
             raise BadRequest(f"address_id {address_id[:50]} not found")
         lon, lat = cell.centroid_lon, cell.centroid_lat
-    elif not address:
+    elif not address and not category.place_free:
+        # A place-free service (an account question) needs none: it is routed by its type.
         raise BadRequest("a location is required: lat and long, address_string or address_id")
     if len(address) > 300:
         raise BadRequest("address_string may not be longer than 300 characters")

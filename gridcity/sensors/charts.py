@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from django.utils import timezone
+
 COLOURS = ["#0b5cad", "#d23a2c", "#2e9d4f", "#e0a800", "#7b3fa0", "#5b6675"]
 
 
@@ -57,7 +57,8 @@ def line_chart(
         )
     for i in range(5):
         ts = t0 + span_t * i / 4
-        lt = datetime.fromtimestamp(ts, tz=SHANGHAI)
+        # The axis in the city's time zone (TIME_ZONE), as every other time on the pages.
+        lt = datetime.fromtimestamp(ts, tz=timezone.get_current_timezone())
         out.append(
             f'<text x="{pad_l + w * i / 4:.1f}" y="{height - 8}" text-anchor="middle" '
             f'font-size="11" fill="#5b6675">{lt:%m-%d %H:%M}</text>'

@@ -6,14 +6,25 @@ import io
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
+from gridcity.lib import tables
+from gridcity.lib.tables import RowError, field_errors
 from gridcity.lib.text import spreadsheet_cell
 from gridcity.lib.workcalendar import Clock, WorkCalendar, format_time_limit, parse_time_limit
 from gridcity.system import stamps
-from gridcity.taxonomy.models import CalendarDay, Category, CategoryKind, FilingCondition, StepLimit
+from gridcity.taxonomy.models import (
+    CalendarDay,
+    Category,
+    CategoryKind,
+    FilingCondition,
+    RecurringCalendarDay,
+    StepLimit,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 GBT_CSV = DATA_DIR / "gbt47678_5_2026.csv"
@@ -30,6 +41,14 @@ TEMPLATE_COLUMNS = [
     "结案条件",
     "处置时限",
 ]
+# The template's columns stored in a category and in its filing condition, by model field.
+CATEGORY_COLUMNS = {"major_name": "大类名称", "name": "小类名称"}
+CONDITION_COLUMNS = {
+    "text": "立案条件",
+    "closing_condition": "结案条件",
+    "handling_unit": "处置单位",
+    "supervising_unit": "主管部门",
+}
 
 
 def _read_provenanced_csv(path: Path) -> list[dict[str, str]]:
@@ -71,16 +90,6 @@ def seed_national_categories() -> int:
 # 立结案标准 import / export
 
 
-@dataclass
-class RowError:
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"第{self.line}行 [{self.column}]：{self.reason}"
-
-
 class StandardsRejected(Exception):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__("\n".join(str(e) for e in errors))
@@ -96,33 +105,25 @@ class StandardsResult:
 
 def read_table(path: Path) -> list[list[str]]:
     """Rows of a CSV (UTF-8, with or without BOM; GBK accepted) or XLSX file, header first."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        from openpyxl import load_workbook
+    try:
+        return tables.read_table(path)
+    except tables.UnreadableTable as exc:
+        raise StandardsRejected([RowError(1, "-", exc.message)]) from exc
 
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises zipfile and KeyError variants
-            raise StandardsRejected([RowError(1, "-", f"无法读取 XLSX 文件：{exc}")]) from exc
-        ws = wb.worksheets[0]
-        rows = [
-            ["" if v is None else str(v).strip() for v in row]
-            for row in ws.iter_rows(values_only=True)
-        ]
-        wb.close()
-        return rows
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise StandardsRejected([RowError(1, "-", "文件编码无法识别，请使用 UTF-8")])
-    # Comment lines become blank rows so that line numbers in messages match the file.
-    lines = ["" if ln.startswith("#") else ln for ln in text.splitlines()]
-    return [[c.strip() for c in row] for row in csv.reader(lines)]
+
+# Optional column: a city marks its place-free categories (account questions and the like,
+# routed by type without a location) in the same file. Empty leaves a category as it is.
+PLACE_FREE_COLUMN = "无需位置"
+PLACE_FREE_VALUES = {
+    "是": True,
+    "否": False,
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+}
 
 
 def parse_standards(rows: list[list[str]]) -> list[dict]:
@@ -134,6 +135,7 @@ def parse_standards(rows: list[list[str]]) -> list[dict]:
     if missing:
         raise StandardsRejected([RowError(header_at + 1, c, "缺少此列") for c in missing])
     pos = {c: header.index(c) for c in TEMPLATE_COLUMNS}
+    place_free_at = header.index(PLACE_FREE_COLUMN) if PLACE_FREE_COLUMN in header else None
     components = component_class_names()
     errors: list[RowError] = []
     parsed = []
@@ -145,6 +147,20 @@ def parse_standards(rows: list[list[str]]) -> list[dict]:
             if not get[col]:
                 errors.append(RowError(line, col, "不能为空"))
         if not get["小类代码"] or not get["处置时限"]:
+            continue
+        too_long = field_errors(
+            line,
+            Category,
+            {field: get[column] for field, column in CATEGORY_COLUMNS.items()},
+            columns=CATEGORY_COLUMNS,
+        ) + field_errors(
+            line,
+            FilingCondition,
+            {field: get[column] for field, column in CONDITION_COLUMNS.items()},
+            columns=CONDITION_COLUMNS,
+        )
+        if too_long:
+            errors.extend(too_long)
             continue
         major, code = get["大类代码"], get["小类代码"]
         if not (code.isdigit() and len(code) == 5):
@@ -161,8 +177,23 @@ def parse_standards(rows: list[list[str]]) -> list[dict]:
         except ValueError as exc:
             errors.append(RowError(line, "处置时限", str(exc)))
             continue
+        place_free = ""
+        if place_free_at is not None and place_free_at < len(row):
+            place_free = row[place_free_at].strip().lower()
+        if place_free and place_free not in PLACE_FREE_VALUES:
+            errors.append(RowError(line, PLACE_FREE_COLUMN, f"“{place_free}”应为“是”或“否”"))
+            continue
         kind = CategoryKind.COMPONENT if get["大类名称"] in components else CategoryKind.MATTER
-        parsed.append({**get, "kind": kind, "amount": amount, "clock": clock, "line": line})
+        parsed.append(
+            {
+                **get,
+                "kind": kind,
+                "amount": amount,
+                "clock": clock,
+                "line": line,
+                "place_free": PLACE_FREE_VALUES.get(place_free),
+            }
+        )
     if errors:
         raise StandardsRejected(errors)
     if not parsed:
@@ -188,6 +219,9 @@ def import_standards(path: Path) -> StandardsResult:
                     is_local=True,
                 )
                 result.created_categories.append(f"{category.code} {category.name}")
+            if r["place_free"] is not None and category.place_free != r["place_free"]:
+                category.place_free = r["place_free"]
+                category.save(update_fields=["place_free"])
             _, created = FilingCondition.objects.update_or_create(
                 category=category,
                 text=r["立案条件"],
@@ -208,7 +242,7 @@ def import_standards(path: Path) -> StandardsResult:
 
 
 def standards_rows() -> list[list[str]]:
-    rows = [TEMPLATE_COLUMNS]
+    rows = [[*TEMPLATE_COLUMNS, PLACE_FREE_COLUMN]]
     conditions = FilingCondition.objects.select_related("category").order_by(
         "category__kind", "category__code", "order", "pk"
     )
@@ -225,6 +259,7 @@ def standards_rows() -> list[list[str]]:
                 fc.text,
                 fc.closing_condition,
                 format_time_limit(fc.handle_amount, Clock(fc.handle_clock)),
+                "是" if c.place_free else "否",
             ]
         )
     return rows
@@ -247,7 +282,7 @@ def export_standards(fmt: str) -> bytes:
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue()
-    raise ValueError(f"不支持的格式：{fmt}（csv 或 xlsx）")
+    raise ValueError(gettext("不支持的格式：%(fmt)s（csv 或 xlsx）") % {"fmt": fmt})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,16 +293,35 @@ def export_standards(fmt: str) -> bytes:
 # each process keeps them and reloads when the calendar stamp moves (an edit anywhere in the
 # cluster; taxonomy.signals) or when the settings they were built from change.
 def _load_time_config() -> dict:
-    periods = tuple(
-        (time.fromisoformat(a), time.fromisoformat(b)) for a, b in settings.GRIDCITY_WORKING_PERIODS
-    )
     overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
+    recurring = {
+        (month, day): is_workday
+        for month, day, is_workday in RecurringCalendarDay.objects.values_list(
+            "month", "day", "is_workday"
+        )
+    }
     limits = {row.step: (row.amount, Clock(row.clock)) for row in StepLimit.objects.all()}
     return {
-        "calendar": WorkCalendar(periods=periods, overrides=overrides),
+        "calendar": public_calendar(overrides=overrides, recurring=recurring),
         "limits": limits,
         "settings": _settings_key(),
     }
+
+
+def public_calendar(overrides: dict | None = None, recurring: dict | None = None) -> WorkCalendar:
+    """The city's calendar from its settings (time zone, working periods and days, public
+    holidays), with the given local tables or none."""
+    periods = tuple(
+        (time.fromisoformat(a), time.fromisoformat(b)) for a, b in settings.GRIDCITY_WORKING_PERIODS
+    )
+    return WorkCalendar(
+        periods=periods,
+        overrides=overrides or {},
+        recurring=recurring or {},
+        tz=ZoneInfo(settings.TIME_ZONE),
+        working_days=frozenset(settings.GRIDCITY_WORKING_DAYS),
+        holiday_region=settings.GRIDCITY_HOLIDAYS,
+    )
 
 
 time_config = stamps.stamped(stamps.CALENDAR, _load_time_config)
@@ -289,6 +343,9 @@ def _settings_key() -> tuple:
     return (
         tuple(map(tuple, settings.GRIDCITY_WORKING_PERIODS)),
         tuple(sorted(settings.GRIDCITY_STEP_LIMITS.items())),
+        settings.TIME_ZONE,
+        tuple(sorted(settings.GRIDCITY_WORKING_DAYS)),
+        settings.GRIDCITY_HOLIDAYS,
     )
 
 

@@ -1,3 +1,7 @@
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +30,14 @@ class Category(models.Model):
     service_notice = models.CharField(_("服务提示"), max_length=500, blank=True)
     duplicate_radius_m = models.PositiveIntegerField(_("重复判定半径(米)"), default=30)
     duplicate_window_hours = models.PositiveIntegerField(_("重复判定时间窗(小时)"), default=24)
+    place_free = models.BooleanField(
+        _("无需位置"),
+        default=False,
+        help_text=_(
+            "如账户咨询等与地点无关的诉求：没有位置的上报不进入待定位队列，按类别派遣"
+            "（只匹配不限区域的责任规则）。"
+        ),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
@@ -107,3 +119,47 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {'上班' if self.is_workday else '休息'}"
+
+
+class RecurringCalendarDay(models.Model):
+    """A local override that comes back every year on the same month and day (a city's own
+    holiday, a day always worked). It wins over the public holiday calendar and loses to a
+    CalendarDay for one date, so a single year can still be made different."""
+
+    month = models.PositiveSmallIntegerField(
+        _("月"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    day = models.PositiveSmallIntegerField(
+        _("日"), validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    is_workday = models.BooleanField(_("是否工作日"))
+    note = models.CharField(_("说明"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("每年重复的本地工作日历")
+        verbose_name_plural = _("每年重复的本地工作日历")
+        ordering = ["month", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "day"], name="recurring_day_unique"),
+            models.CheckConstraint(
+                condition=models.Q(month__gte=1, month__lte=12, day__gte=1, day__lte=31),
+                name="recurring_day_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = _("上班") if self.is_workday else _("休息")
+        return f"{self.month:02d}-{self.day:02d} {state}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.month and self.day:
+            try:
+                date(2000, self.month, self.day)  # a leap year: 02-29 is a day that exists
+            except ValueError:
+                raise ValidationError(
+                    {
+                        "day": _("%(month)d 月没有 %(day)d 日")
+                        % {"month": self.month, "day": self.day}
+                    }
+                ) from None

@@ -6,10 +6,11 @@ from django.dispatch import receiver
 
 from gridcity.system import stamps
 from gridcity.taxonomy.actions import time_config
-from gridcity.taxonomy.models import CalendarDay, StepLimit
+from gridcity.taxonomy.models import CalendarDay, RecurringCalendarDay, StepLimit
 
 
 @receiver([post_save, post_delete], sender=CalendarDay)
+@receiver([post_save, post_delete], sender=RecurringCalendarDay)
 @receiver([post_save, post_delete], sender=StepLimit)
 def time_config_changed(sender, **kwargs) -> None:
     stamps.changed(stamps.CALENDAR, time_config)

@@ -219,3 +219,33 @@ def test_it_rejects_an_unknown_parent(tmp_path):
     err = rejected(path, "--parent-field", "p", level="street")
     assert "要素（330102001）的上级区域 999999 不存在" in err
     assert not Area.objects.exists()
+
+
+def test_a_field_no_feature_has_is_reported_once_with_the_fields_there_are(tmp_path):
+    # Real files name their fields their own way: here every feature has NAME and GEOID.
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"GEOID": f"25025{i:04d}", "NAME": f"Tract {i}"},
+            "geometry": SQUARE,
+        }
+        for i in range(71)
+    ]
+    err = rejected(write(tmp_path, features))
+    lines = [ln for ln in err.splitlines() if ln.startswith("拒绝：")]
+    assert len(lines) == 1
+    assert "文件中没有字段 --code-field code、--name-field name" in lines[0]
+    assert "71个要素都没有" in lines[0]
+    assert "文件中的字段有：GEOID、NAME" in lines[0]
+    assert not Area.objects.exists()
+
+
+def test_a_missing_parent_field_is_named_by_its_option(tmp_path):
+    err = rejected(
+        write(tmp_path, [feature("330102001", "湖滨街道", SQUARE)]),
+        "--parent-field",
+        "district",
+        level="street",
+    )
+    assert "文件中没有字段 --parent-field district" in err
+    assert "文件中的字段有：code、name" in err

@@ -4,7 +4,10 @@ from gridcity.taxonomy.actions import StandardsRejected, import_standards
 
 
 class Command(BaseCommand):
-    help = "导入立结案标准（9列模板，CSV 或 XLSX）。有任何错误则全部不导入。"
+    help = (
+        "导入立结案标准（9列模板，CSV 或 XLSX；可加一列“无需位置”，填 是/否）。"
+        "有任何错误则全部不导入。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
