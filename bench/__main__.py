@@ -31,6 +31,7 @@ BENCHES = {
     "evaluation": "bench.evaluation",
     "import": "bench.import_cases",
     "open311": "bench.open311",
+    "pages": "bench.pages",
 }
 
 

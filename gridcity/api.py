@@ -1,7 +1,10 @@
 """The one NinjaAPI (v1): routers from each app, authentication, and errors as JSON that
-name the field, in Chinese."""
+name the field, in the request's language (Chinese unless Accept-Language, the language cookie
+or the session chose English)."""
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
@@ -55,31 +58,31 @@ api = NinjaAPI(
 )
 
 PYDANTIC_MESSAGES = {
-    "missing": "必填",
-    "float_parsing": "应为数字",
-    "float_type": "应为数字",
-    "int_parsing": "应为整数",
-    "int_type": "应为整数",
-    "int_from_float": "应为整数",
-    "string_type": "应为文本",
-    "bool_parsing": "应为 true 或 false",
-    "bool_type": "应为 true 或 false",
-    "finite_number": "不能是 NaN 或无穷大",
-    "greater_than_equal": "数值过小",
-    "less_than_equal": "数值过大",
-    "string_too_long": "过长",
-    "string_too_short": "过短",
-    "literal_error": "取值无效",
-    "enum": "取值无效",
-    "datetime_parsing": "应为日期时间（ISO 8601）",
-    "datetime_from_date_parsing": "应为日期时间（ISO 8601）",
-    "date_parsing": "应为日期（YYYY-MM-DD）",
-    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
-    "list_type": "应为数组",
-    "model_attributes_type": "应为对象",
-    "dict_type": "应为对象",
-    "json_invalid": "不是有效的 JSON",
-    "value_error": "取值无效",
+    "missing": _("必填"),
+    "float_parsing": _("应为数字"),
+    "float_type": _("应为数字"),
+    "int_parsing": _("应为整数"),
+    "int_type": _("应为整数"),
+    "int_from_float": _("应为整数"),
+    "string_type": _("应为文本"),
+    "bool_parsing": _("应为 true 或 false"),
+    "bool_type": _("应为 true 或 false"),
+    "finite_number": _("不能是 NaN 或无穷大"),
+    "greater_than_equal": _("数值过小"),
+    "less_than_equal": _("数值过大"),
+    "string_too_long": _("过长"),
+    "string_too_short": _("过短"),
+    "literal_error": _("取值无效"),
+    "enum": _("取值无效"),
+    "datetime_parsing": _("应为日期时间（ISO 8601）"),
+    "datetime_from_date_parsing": _("应为日期时间（ISO 8601）"),
+    "date_parsing": _("应为日期（YYYY-MM-DD）"),
+    "date_from_datetime_parsing": _("应为日期（YYYY-MM-DD）"),
+    "list_type": _("应为数组"),
+    "model_attributes_type": _("应为对象"),
+    "dict_type": _("应为对象"),
+    "json_invalid": _("不是有效的 JSON"),
+    "value_error": _("取值无效"),
 }
 
 
@@ -93,36 +96,45 @@ def on_validation_error(request, exc: ValidationError):
     fields = {}
     for err in exc.errors:
         name = _field_of(err.get("loc", ()))
-        msg = PYDANTIC_MESSAGES.get(err.get("type", ""), err.get("msg", "取值无效"))
+        msg = str(PYDANTIC_MESSAGES.get(err.get("type", ""), err.get("msg", gettext("取值无效"))))
         if err.get("type") == "value_error" and err.get("msg", "").startswith("Value error, "):
             msg = err["msg"].removeprefix("Value error, ")
         fields.setdefault(name, msg)
     if not fields:
         return api.create_response(
-            request, {"error": "请求体不是有效的 JSON", "field": "body"}, status=400
+            request, {"error": gettext("请求体不是有效的 JSON"), "field": "body"}, status=400
         )
     first = next(iter(fields))
     return api.create_response(
         request,
-        {"error": f"{first}：{fields[first]}", "field": first, "fields": fields},
+        {
+            "error": gettext("%(field)s：%(problem)s") % {"field": first, "problem": fields[first]},
+            "field": first,
+            "fields": fields,
+        },
         status=422,
     )
 
 
 @api.exception_handler(CaseError)
 def on_case_error(request, exc: CaseError):
-    body = {"error": exc.message, "field": exc.field, **exc.extra}
+    # Actions raise their messages through gettext, in the language the request chose.
+    body = {"error": str(exc.message), "field": exc.field, **exc.extra}
     return api.create_response(request, body, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request, exc):
-    return api.create_response(request, {"error": "未登录或令牌无效"}, status=401)
+    return api.create_response(request, {"error": gettext("未登录或令牌无效")}, status=401)
 
 
 @api.exception_handler(TokenExpired)
 def on_token_expired(request, exc: TokenExpired):
-    body = {"error": exc.message, "code": "token_expired", "expired_at": exc.expired_at.isoformat()}
+    body = {
+        "error": str(exc.message),
+        "code": "token_expired",
+        "expired_at": exc.expired_at.isoformat(),
+    }
     return api.create_response(request, body, status=401)
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
 
@@ -8,9 +9,9 @@ from gridcity.cases.media import serve_media
 from gridcity.system import views as system_views
 from gridcity.web import errors
 
-admin.site.site_header = "网格精治 GridCity 配置管理"
-admin.site.site_title = "网格精治"
-admin.site.index_title = "配置"
+admin.site.site_header = _("网格精治 GridCity 配置管理")
+admin.site.site_title = _("网格精治")
+admin.site.index_title = _("配置")
 
 urlpatterns = [
     path("healthz", system_views.healthz, name="healthz"),

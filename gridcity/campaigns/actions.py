@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gridcity.accounts import audit
 from gridcity.accounts.actions import get_system_user
@@ -128,7 +129,7 @@ def _place(lon: float | None, lat: float | None) -> tuple[int | None, str]:
 
 def _require_centre(user: User, what: str) -> None:
     if effective_role(user) not in CENTRE:
-        raise Forbidden(f"只有指挥中心、值班长或领导可以{what}")
+        raise Forbidden(gettext("只有指挥中心、值班长或领导可以%(what)s") % {"what": what})
 
 
 def _clean_campaign(
@@ -144,28 +145,28 @@ def _clean_campaign(
 ) -> tuple[str, list[Category], list[Area]]:
     categories, areas = list(categories), list(areas)
     if not name.strip():
-        raise InvalidInput("请填写整治主题", field="name")
+        raise InvalidInput(gettext("请填写整治主题"), field="name")
     if starts_on is None:
-        raise InvalidInput("请填写开始日期", field="starts_on")
+        raise InvalidInput(gettext("请填写开始日期"), field="starts_on")
     if ends_on is None:
-        raise InvalidInput("请填写结束日期", field="ends_on")
+        raise InvalidInput(gettext("请填写结束日期"), field="ends_on")
     for field_name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
         try:
             check_date(day)
         except ValueError as exc:
             raise InvalidInput(str(exc), field=field_name) from exc
     if ends_on < starts_on:
-        raise InvalidInput("结束日期不能早于开始日期", field="ends_on")
+        raise InvalidInput(gettext("结束日期不能早于开始日期"), field="ends_on")
     if not categories:
-        raise InvalidInput("请至少选择一个整治类别", field="categories")
+        raise InvalidInput(gettext("请至少选择一个整治类别"), field="categories")
     if not areas:
-        raise InvalidInput("请至少选择一个整治区域", field="areas")
+        raise InvalidInput(gettext("请至少选择一个整治区域"), field="areas")
     if closed_cases not in ClosedCasePolicy.values:
-        raise InvalidInput("请选择已结案案件的处理方式", field="closed_cases")
+        raise InvalidInput(gettext("请选择已结案案件的处理方式"), field="closed_cases")
     if not 1 <= default_days <= 365:
-        raise InvalidInput("默认整改天数应在 1 到 365 之间", field="default_days")
+        raise InvalidInput(gettext("默认整改天数应在 1 到 365 之间"), field="default_days")
     if not 0 <= rebound_days <= 365:
-        raise InvalidInput("反弹观察期应在 0 到 365 天之间", field="rebound_days")
+        raise InvalidInput(gettext("反弹观察期应在 0 到 365 天之间"), field="rebound_days")
     return name.strip()[:100], categories, areas
 
 
@@ -210,7 +211,7 @@ def do_create_campaign(
     """Create a campaign and tag the cases it already covers. With tag_existing=False only
     cases reported or placed from now on are tagged (by the case hooks): for a campaign set up
     ahead of its start, or a history replayed in order (the demo)."""
-    _require_centre(acting_user, "发起专项整治")
+    _require_centre(acting_user, gettext("发起专项整治"))
     name, categories, areas = _clean_campaign(
         name=name,
         starts_on=starts_on,
@@ -255,7 +256,7 @@ def _locked_campaign(campaign: Campaign | int) -> Campaign:
     pk = campaign.pk if isinstance(campaign, Campaign) else campaign
     locked = Campaign.objects.select_for_update().filter(pk=pk).first()
     if locked is None:
-        raise NotFound("专项整治不存在")
+        raise NotFound(gettext("专项整治不存在"))
     return locked
 
 
@@ -280,7 +281,7 @@ def do_update_campaign(
     """Change a campaign's settings; returns it and what changed ({field: [before, after]}).
     A wider scope tags the cases it now covers; cases tagged before stay in the campaign and
     their rows stay in the ledger, since the work on them has been done or is under way."""
-    _require_centre(acting_user, "修改专项整治")
+    _require_centre(acting_user, gettext("修改专项整治"))
     name, categories, areas = _clean_campaign(
         name=name,
         starts_on=starts_on,
@@ -295,7 +296,7 @@ def do_update_campaign(
     with transaction.atomic():
         locked = _locked_campaign(campaign)
         if locked.archived_at is not None:
-            raise Conflict("已归档的专项整治不能修改")
+            raise Conflict(gettext("已归档的专项整治不能修改"))
         before = _campaign_snapshot(locked)
         locked.name, locked.starts_on, locked.ends_on = name, starts_on, ends_on
         locked.lead_department, locked.goals = lead_department, goals.strip()
@@ -331,19 +332,19 @@ def do_end_campaign(
 ) -> Campaign:
     """End a running campaign today (提前结束): tagging stops tomorrow and the rebound watch
     starts. Its open rows stay in the ledger until they are signed off."""
-    _require_centre(acting_user, "结束专项整治")
+    _require_centre(acting_user, gettext("结束专项整治"))
     if not note.strip():
-        raise InvalidInput("请填写提前结束的原因", field="note")
+        raise InvalidInput(gettext("请填写提前结束的原因"), field="note")
     now = now or timezone.now()
     today = _local_date(now)
     with transaction.atomic():
         locked = _locked_campaign(campaign)
         if locked.archived_at is not None:
-            raise Conflict("已归档的专项整治不能结束")
+            raise Conflict(gettext("已归档的专项整治不能结束"))
         if locked.starts_on > today:
-            raise Conflict("整治尚未开始，请修改开始和结束日期")
+            raise Conflict(gettext("整治尚未开始，请修改开始和结束日期"))
         if locked.ends_on <= today:
-            raise Conflict("整治已经结束")
+            raise Conflict(gettext("整治已经结束"))
         old_end = locked.ends_on
         locked.ends_on = today
         locked.save(update_fields=["ends_on"])
@@ -362,14 +363,14 @@ def do_archive_campaign(
     campaign: Campaign | int, *, acting_user: User, now: datetime | None = None
 ) -> Campaign:
     """Take an ended campaign off the list of current work; nothing of it is deleted."""
-    _require_centre(acting_user, "归档专项整治")
+    _require_centre(acting_user, gettext("归档专项整治"))
     now = now or timezone.now()
     with transaction.atomic():
         locked = _locked_campaign(campaign)
         if locked.archived_at is not None:
-            raise Conflict("该专项整治已归档")
+            raise Conflict(gettext("该专项整治已归档"))
         if locked.ends_on >= _local_date(now):
-            raise Conflict("整治尚未结束，不能归档")
+            raise Conflict(gettext("整治尚未结束，不能归档"))
         open_rows = locked.ledger_rows.filter(status__in=LEDGER_OPEN).count()
         locked.archived_at = now
         locked.save(update_fields=["archived_at"])
@@ -634,13 +635,13 @@ def do_create_ledger_row(
 ) -> LedgerRow:
     role = effective_role(acting_user)
     if role not in CENTRE | {Role.INSPECTOR, Role.INTAKE}:
-        raise Forbidden("只有监督指挥中心或网格员可以录入问题清单")
+        raise Forbidden(gettext("只有监督指挥中心或网格员可以录入问题清单"))
     if not description.strip():
-        raise InvalidInput("请填写问题描述", field="description")
+        raise InvalidInput(gettext("请填写问题描述"), field="description")
     if department is None:
-        raise InvalidInput("请选择责任单位", field="department")
+        raise InvalidInput(gettext("请选择责任单位"), field="department")
     if deadline is None:
-        raise InvalidInput("请填写整改时限", field="deadline")
+        raise InvalidInput(gettext("请填写整改时限"), field="deadline")
     checked = check_photos(photos)
     cell_id, path = _place(lon, lat)
     now = now or timezone.now()
@@ -688,9 +689,12 @@ def may_take(row: LedgerRow, t: LedgerTransition, user: User) -> str | None:
     """None if `user` may take `t` on `row` now, else the reason."""
     role = effective_role(user)
     if row.status not in t.sources:
-        return f"台账状态为“{row.get_status_display()}”，不能执行“{t.label}”"
+        return gettext("台账状态为“%(status)s”，不能执行“%(action)s”") % {
+            "status": row.get_status_display(),
+            "action": t.label,
+        }
     if role not in t.roles:
-        return f"当前角色不能执行“{t.label}”"
+        return gettext("当前角色不能执行“%(action)s”") % {"action": t.label}
     if t.unit_scope and role in UNIT:
         ids = (
             user.department.subtree_ids()
@@ -698,7 +702,7 @@ def may_take(row: LedgerRow, t: LedgerTransition, user: User) -> str | None:
             else {user.department_id}
         )
         if row.department_id not in ids:
-            return "该问题不属于本单位"
+            return gettext("该问题不属于本单位")
     return None
 
 
@@ -720,12 +724,15 @@ def do_transition_ledger_row(
 ) -> LedgerRow:
     t = BY_ACTION.get(action)
     if t is None:
-        raise InvalidInput(f"未知的台账操作：{action}", field="action")
+        raise InvalidInput(
+            gettext("未知的台账操作：%(action)s") % {"action": action}, field="action"
+        )
     note = note.strip()
     if t.note_required and not note:
-        raise InvalidInput("销号须填写理由" if action == "sign_off" else "请填写说明", field="note")
+        message = gettext("销号须填写理由") if action == "sign_off" else gettext("请填写说明")
+        raise InvalidInput(message, field="note")
     if "deadline" in t.needs and deadline is None:
-        raise InvalidInput("请填写新的整改时限", field="deadline")
+        raise InvalidInput(gettext("请填写新的整改时限"), field="deadline")
     checked = check_photos(photos)
     now = now or timezone.now()
     row_id = row.pk if isinstance(row, LedgerRow) else row
@@ -736,12 +743,13 @@ def do_transition_ledger_row(
             .first()
         )
         if locked is None:
-            raise NotFound("台账不存在或无权查看")
+            raise NotFound(gettext("台账不存在或无权查看"))
         if locked.status not in t.sources:
             from gridcity.campaigns.ledger_workflow import allowed_actions
 
             raise IllegalTransition(
-                f"台账状态为“{locked.get_status_display()}”，不能执行“{t.label}”",
+                gettext("台账状态为“%(status)s”，不能执行“%(action)s”")
+                % {"status": locked.get_status_display(), "action": t.label},
                 allowed=[
                     a.action for a in allowed_actions(locked.status, effective_role(acting_user))
                 ],
@@ -753,7 +761,7 @@ def do_transition_ledger_row(
         kind = EvidenceKind.AFTER if action in ("submit", "sign_off") else EvidenceKind.BEFORE
         if "after_photo" in t.needs and not checked:
             if not locked.photos.filter(kind=EvidenceKind.AFTER).exists():
-                raise Conflict("没有整改后照片，不能销号", field="photos")
+                raise Conflict(gettext("没有整改后照片，不能销号"), field="photos")
         from_status = locked.status
         fields = ["status"]
         data = {}
@@ -793,9 +801,9 @@ def do_attach_ledger_photos(
     now: datetime | None = None,
 ) -> list[EvidencePhoto]:
     if kind not in (EvidenceKind.BEFORE, EvidenceKind.AFTER):
-        raise InvalidInput("照片类型应为整改前或整改后", field="kind")
+        raise InvalidInput(gettext("照片类型应为整改前或整改后"), field="kind")
     if not photos:
-        raise InvalidInput("请选择照片", field="photos")
+        raise InvalidInput(gettext("请选择照片"), field="photos")
     checked = check_photos(photos)
     now = now or timezone.now()
     row_id = row.pk if isinstance(row, LedgerRow) else row
@@ -806,9 +814,12 @@ def do_attach_ledger_photos(
             .first()
         )
         if locked is None:
-            raise NotFound("台账不存在或无权查看")
+            raise NotFound(gettext("台账不存在或无权查看"))
         if locked.status in LEDGER_DONE:
-            raise Conflict(f"{locked.get_status_display()}的问题不能再补充照片", field="photos")
+            raise Conflict(
+                gettext("%(status)s的问题不能再补充照片") % {"status": locked.get_status_display()},
+                field="photos",
+            )
         _event(
             locked,
             "attach",
@@ -1084,9 +1095,9 @@ def sample_cells(codes: Sequence[str], n: int, seed: str) -> list[str]:
 
 def _check_inspector(inspector: User | None, field: str = "inspector") -> None:
     if inspector is None:
-        raise InvalidInput("请选择检查人", field=field)
+        raise InvalidInput(gettext("请选择检查人"), field=field)
     if not inspector.is_active or effective_role(inspector) not in INSPECTOR_ROLES:
-        raise InvalidInput("检查人应为在岗的网格员或指挥中心人员", field=field)
+        raise InvalidInput(gettext("检查人应为在岗的网格员或指挥中心人员"), field=field)
 
 
 def do_create_plan(
@@ -1106,24 +1117,26 @@ def do_create_plan(
     items: Sequence[tuple[str, Decimal | float | int]] = (),
     now: datetime | None = None,
 ) -> InspectionPlan:
-    _require_centre(acting_user, "制定督查计划")
+    _require_centre(acting_user, gettext("制定督查计划"))
     name, content = name.strip(), content.strip()
     if not name:
-        raise InvalidInput("请填写计划名称", field="name")
+        raise InvalidInput(gettext("请填写计划名称"), field="name")
     if not content:
-        raise InvalidInput("请填写检查内容", field="content")
+        raise InvalidInput(gettext("请填写检查内容"), field="content")
     for field, value, choices, message in (
-        ("method", method, PlanMethod, "请选择检查方式：计划检查或随机抽查"),
-        ("openness", openness, PlanOpenness, "请选择明察或暗访"),
-        ("scope", scope, PlanScope, "请选择专项督查或综合督查"),
-        ("frequency", frequency, Frequency, "请选择检查频次"),
+        ("method", method, PlanMethod, gettext("请选择检查方式：计划检查或随机抽查")),
+        ("openness", openness, PlanOpenness, gettext("请选择明察或暗访")),
+        ("scope", scope, PlanScope, gettext("请选择专项督查或综合督查")),
+        ("frequency", frequency, Frequency, gettext("请选择检查频次")),
     ):
         if value not in choices.values:
             raise InvalidInput(message, field=field)
     if area is None:
-        raise InvalidInput("请选择检查范围", field="area")
+        raise InvalidInput(gettext("请选择检查范围"), field="area")
     if method == PlanMethod.RANDOM and not 1 <= sample_size <= MAX_SAMPLE:
-        raise InvalidInput(f"抽查网格数应在 1 到 {MAX_SAMPLE} 之间", field="sample_size")
+        raise InvalidInput(
+            gettext("抽查网格数应在 1 到 %(n)s 之间") % {"n": MAX_SAMPLE}, field="sample_size"
+        )
     if inspector is not None:
         _check_inspector(inspector)
     checklist = []
@@ -1132,11 +1145,15 @@ def do_create_plan(
         try:
             deduction = Decimal(str(deduction))
         except ArithmeticError as exc:
-            raise InvalidInput(f"检查项“{text}”的扣分不是数字", field="items") from exc
+            raise InvalidInput(
+                gettext("检查项“%(item)s”的扣分不是数字") % {"item": text}, field="items"
+            ) from exc
         if not text or len(text) > 200:
-            raise InvalidInput("检查项名称不能为空，且不超过 200 字", field="items")
+            raise InvalidInput(gettext("检查项名称不能为空，且不超过 200 字"), field="items")
         if not Decimal(0) <= deduction <= Decimal(100):
-            raise InvalidInput(f"检查项“{text}”的扣分应在 0 到 100 之间", field="items")
+            raise InvalidInput(
+                gettext("检查项“%(item)s”的扣分应在 0 到 100 之间") % {"item": text}, field="items"
+            )
         checklist.append((text, deduction))
     now = now or timezone.now()
     with transaction.atomic():
@@ -1194,16 +1211,16 @@ def do_schedule_inspection(
     area with a seed (by default the plan and the day), so the draw can be repeated and
     audited."""
     if effective_role(acting_user) != Role.SYSTEM:
-        _require_centre(acting_user, "安排督查")
+        _require_centre(acting_user, gettext("安排督查"))
     _check_inspector(inspector)
     if on is None:
-        raise InvalidInput("请填写检查日期", field="on")
+        raise InvalidInput(gettext("请填写检查日期"), field="on")
     seed = (seed or "").strip() or f"{plan.pk}:{on.isoformat()}"
     if len(seed) > 64:
-        raise InvalidInput("抽样种子不能超过 64 个字符", field="seed")
+        raise InvalidInput(gettext("抽样种子不能超过 64 个字符"), field="seed")
     codes = draw_sample(plan, seed) if plan.method == PlanMethod.RANDOM else []
     if plan.method == PlanMethod.RANDOM and not codes:
-        raise InvalidInput("检查范围内没有可抽取的网格", field="plan")
+        raise InvalidInput(gettext("检查范围内没有可抽取的网格"), field="plan")
     now = now or timezone.now()
     with transaction.atomic():
         insp = Inspection.objects.create(
@@ -1298,11 +1315,13 @@ def do_record_finding(
     through the normal intake, so it is filed and dispatched like any other)."""
     insp_id = inspection.pk if isinstance(inspection, Inspection) else inspection
     if not description.strip():
-        raise InvalidInput("请填写问题描述", field="description")
+        raise InvalidInput(gettext("请填写问题描述"), field="description")
     if outcome not in (FindingOutcome.LEDGER, FindingOutcome.CASE):
-        raise InvalidInput("处理方式应为入台账或转案件", field="outcome")
+        raise InvalidInput(gettext("处理方式应为入台账或转案件"), field="outcome")
     if outcome == FindingOutcome.CASE and (category is None or lon is None or lat is None):
-        raise InvalidInput("转案件需要类别和位置", field="category" if category is None else "lon")
+        raise InvalidInput(
+            gettext("转案件需要类别和位置"), field="category" if category is None else "lon"
+        )
     checked = check_photos(photos)
     cell_id, path = _place(lon, lat)
     now = now or timezone.now()
@@ -1312,18 +1331,18 @@ def do_record_finding(
         dept_id = decide_for(category, path).department_id
         department = Department.objects.filter(pk=dept_id).first() if dept_id else None
     if outcome == FindingOutcome.LEDGER and department is None:
-        raise InvalidInput("请选择责任单位", field="department")
+        raise InvalidInput(gettext("请选择责任单位"), field="department")
     with transaction.atomic():
         insp = Inspection.objects.select_for_update().select_related("plan").filter(pk=insp_id)
         insp = insp.first()
         if insp is None:
-            raise NotFound("检查不存在")
+            raise NotFound(gettext("检查不存在"))
         if insp.inspector_id != acting_user.pk and effective_role(acting_user) not in CENTRE:
-            raise Forbidden("只有本次检查的检查人可以记录发现")
+            raise Forbidden(gettext("只有本次检查的检查人可以记录发现"))
         if insp.status == InspectionStatus.DONE:
-            raise Conflict("本次检查已完成，不能再记录发现")
+            raise Conflict(gettext("本次检查已完成，不能再记录发现"))
         if checklist_item is not None and checklist_item.plan_id != insp.plan_id:
-            raise InvalidInput("检查项不属于本计划", field="checklist_item")
+            raise InvalidInput(gettext("检查项不属于本计划"), field="checklist_item")
         finding = Finding.objects.create(
             inspection=insp,
             checklist_item=checklist_item,
@@ -1408,24 +1427,26 @@ def do_issue_notice(
 ) -> RectificationNotice:
     """整改通知书 to one unit for its findings of an inspection, with a re-inspection scheduled
     for the day after the deadline."""
-    _require_centre(acting_user, "下发整改通知书")
+    _require_centre(acting_user, gettext("下发整改通知书"))
     now = now or timezone.now()
     if department is None:
-        raise InvalidInput("请选择受文单位", field="department")
+        raise InvalidInput(gettext("请选择受文单位"), field="department")
     if deadline is None:
-        raise InvalidInput("请填写整改期限", field="deadline")
+        raise InvalidInput(gettext("请填写整改期限"), field="deadline")
     if deadline < _local_date(now):
-        raise InvalidInput("整改期限不能早于今天", field="deadline")
+        raise InvalidInput(gettext("整改期限不能早于今天"), field="deadline")
     insp_id = inspection.pk if isinstance(inspection, Inspection) else inspection
     with transaction.atomic():
         insp = Inspection.objects.select_for_update().filter(pk=insp_id).first()
         if insp is None:
-            raise NotFound("检查不存在")
+            raise NotFound(gettext("检查不存在"))
         findings = insp.findings.filter(department=department)
         if not findings.exists():
-            raise Conflict(f"本次检查没有{department.name}的问题，无需下发通知书")
+            raise Conflict(
+                gettext("本次检查没有%(unit)s的问题，无需下发通知书") % {"unit": department.name}
+            )
         if insp.notices.filter(department=department).exists():
-            raise Conflict("已向该单位下发过本次检查的整改通知书")
+            raise Conflict(gettext("已向该单位下发过本次检查的整改通知书"))
         re = Inspection.objects.create(
             number=uuid.uuid4().hex[:20],
             plan=insp.plan,
@@ -1504,21 +1525,24 @@ def do_finish_inspection(
     with transaction.atomic():
         insp = Inspection.objects.select_for_update().filter(pk=insp_id).first()
         if insp is None:
-            raise NotFound("检查不存在")
+            raise NotFound(gettext("检查不存在"))
         if insp.inspector_id != acting_user.pk and effective_role(acting_user) not in CENTRE:
-            raise Forbidden("只有本次检查的检查人可以完成检查")
+            raise Forbidden(gettext("只有本次检查的检查人可以完成检查"))
         if insp.status == InspectionStatus.DONE:
-            raise Conflict("本次检查已完成")
+            raise Conflict(gettext("本次检查已完成"))
         notice = RectificationNotice.objects.select_for_update().filter(reinspection=insp).first()
         nxt = None
         if notice is not None:
             if passed is None:
-                raise InvalidInput("复查须给出是否通过", field="passed")
+                raise InvalidInput(gettext("复查须给出是否通过"), field="passed")
             if passed:
                 left = notice_rows(notice).exclude(status=LedgerStatus.SIGNED_OFF)
                 if left.exists():
                     numbers = "、".join(left.values_list("number", flat=True))
-                    raise Conflict(f"以下问题尚未销号，复查不能通过：{numbers}", field="passed")
+                    raise Conflict(
+                        gettext("以下问题尚未销号，复查不能通过：%(rows)s") % {"rows": numbers},
+                        field="passed",
+                    )
                 notice.closed_at = now
                 notice.save(update_fields=["closed_at"])
             else:
@@ -1643,9 +1667,9 @@ def do_reschedule_inspection(
 ) -> Inspection:
     """Move a scheduled inspection (a re-inspection too) to another day or inspector. The seed
     and the drawn cells stay, so the sample remains the one that was published."""
-    _require_centre(acting_user, "调整督查安排")
+    _require_centre(acting_user, gettext("调整督查安排"))
     if on is None:
-        raise InvalidInput("请填写检查日期", field="on")
+        raise InvalidInput(gettext("请填写检查日期"), field="on")
     if inspector is not None:
         _check_inspector(inspector)
     now = now or timezone.now()
@@ -1653,9 +1677,9 @@ def do_reschedule_inspection(
     with transaction.atomic():
         insp = Inspection.objects.select_for_update().filter(pk=insp_id).first()
         if insp is None:
-            raise NotFound("检查不存在")
+            raise NotFound(gettext("检查不存在"))
         if insp.status != InspectionStatus.SCHEDULED:
-            raise Conflict("检查已完成，不能再调整")
+            raise Conflict(gettext("检查已完成，不能再调整"))
         before = {"on": insp.scheduled_for.isoformat(), "inspector": insp.inspector_id}
         insp.scheduled_for = on
         if inspector is not None:
@@ -1718,15 +1742,15 @@ def do_ingest_detection(
     now: datetime | None = None,
 ) -> DetectionResult:
     if source not in DETECTION_SOURCES:
-        raise InvalidInput("来源应为 drone 或 camera", field="source")
+        raise InvalidInput(gettext("来源应为 drone 或 camera"), field="source")
     if not 0 <= confidence <= 1:
-        raise InvalidInput("置信度应在 0 到 1 之间", field="confidence")
+        raise InvalidInput(gettext("置信度应在 0 到 1 之间"), field="confidence")
     if not device_id.strip():
-        raise InvalidInput("请提供设备编号", field="device_id")
+        raise InvalidInput(gettext("请提供设备编号"), field="device_id")
     checked = check_photos([(f"{source}-{device_id}", image)])
     cell_id, _path = _place(lon, lat)
     if cell_id is None:
-        raise InvalidInput("位置不在任何网格内", field="lon")
+        raise InvalidInput(gettext("位置不在任何网格内"), field="lon")
     outcome = decide_detection(confidence)
     if outcome == "ignored":
         return DetectionResult("ignored")
@@ -1802,11 +1826,11 @@ def detections_for_review() -> QuerySet:
 
 def _lock_detection(finding: Finding | int, user: User) -> Finding:
     if effective_role(user) not in DETECTION_REVIEWERS:
-        raise Forbidden("只有监督指挥中心人员可以研判识别结果")
+        raise Forbidden(gettext("只有监督指挥中心人员可以研判识别结果"))
     pk = finding.pk if isinstance(finding, Finding) else finding
     locked = Finding.objects.select_for_update().filter(pk=pk, source__in=DETECTION_SOURCES).first()
     if locked is None:
-        raise NotFound("识别结果不存在")
+        raise NotFound(gettext("识别结果不存在"))
     if locked.outcome != FindingOutcome.REVIEW:
         raise Conflict(f"该识别结果已处理（{locked.get_outcome_display()}），不能重复研判")
     return locked
@@ -1828,7 +1852,7 @@ def do_accept_detection(
         f = _lock_detection(finding, acting_user)
         category = category or f.category
         if category is None:
-            raise InvalidInput("请选择问题类别", field="category")
+            raise InvalidInput(gettext("请选择问题类别"), field="category")
         photos = []
         for p in f.photos.all():
             with p.file.open("rb") as fh:
@@ -1855,7 +1879,7 @@ def do_reject_detection(
     reason kept."""
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("请填写驳回理由", field="reason")
+        raise InvalidInput(gettext("请填写驳回理由"), field="reason")
     now = now or timezone.now()
     with transaction.atomic():
         f = _lock_detection(finding, acting_user)

@@ -7,6 +7,7 @@ import math
 from datetime import date, datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from ninja import Router, Schema
 from ninja import Status as Answer
 from pydantic import Field, field_validator
@@ -58,17 +59,19 @@ def post_detection(request, body: DetectionIn):
     ≥ `GRIDCITY_DETECTION_REVIEW_CONFIDENCE`（默认 0.5）记为待研判的发现；否则忽略。"""
     user = request.user
     if actions.effective_role(user) not in DETECTOR_ROLES:
-        raise Forbidden("只有设备账号或中心人员可以上报识别结果")
+        raise Forbidden(gettext("只有设备账号或中心人员可以上报识别结果"))
     if body.source not in (FindingSource.DRONE, FindingSource.CAMERA):
-        raise InvalidInput("来源应为 drone 或 camera", field="source")
+        raise InvalidInput(gettext("来源应为 drone 或 camera"), field="source")
     category = resolve_category(body.category)
     if category is None:
-        raise InvalidInput(f"未知类别：{body.category}", field="category")
+        raise InvalidInput(
+            gettext("未知类别：%(category)s") % {"category": body.category}, field="category"
+        )
     raw = body.image.split(",", 1)[1] if body.image.startswith("data:") else body.image
     try:
         image = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("图片应为 base64 编码", field="image") from exc
+        raise InvalidInput(gettext("图片应为 base64 编码"), field="image") from exc
     result = actions.do_ingest_detection(
         acting_user=user,
         category=category,
@@ -104,7 +107,7 @@ class ReviewItemOut(Schema):
 )
 def list_detections_for_review(request):
     if actions.effective_role(request.user) not in actions.DETECTION_REVIEWERS:
-        raise Forbidden("只有监督指挥中心人员可以研判识别结果")
+        raise Forbidden(gettext("只有监督指挥中心人员可以研判识别结果"))
     qs = actions.detections_for_review().select_related("category", "cell").order_by("created_at")
     return [
         {
@@ -146,7 +149,9 @@ def accept_detection(request, finding_id: int, body: AcceptIn):
     if body.category:
         category = resolve_category(body.category)
         if category is None:
-            raise InvalidInput(f"未知类别：{body.category}", field="category")
+            raise InvalidInput(
+                gettext("未知类别：%(category)s") % {"category": body.category}, field="category"
+            )
     case = actions.do_accept_detection(
         finding_id, acting_user=request.user, category=category, note=body.note
     )
@@ -229,7 +234,7 @@ def move_ledger_row(request, row_id: int, body: LedgerMoveIn):
         try:
             photos.append((f"photo{i + 1}", base64.b64decode(data, validate=True)))
         except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("照片应为 base64 编码的图片", field=f"photos[{i}]") from exc
+            raise InvalidInput(gettext("照片应为 base64 编码的图片"), field=f"photos[{i}]") from exc
     row = actions.do_transition_ledger_row(
         row_id,
         body.action,

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 # Case actions after which a case may newly fall inside a campaign (it got a place or is new).
 TAGGING_ACTIONS = {"create", "split", "locate"}
@@ -70,7 +71,7 @@ def connect_matching_cache() -> None:
 class CampaignsConfig(AppConfig):
     name = "gridcity.campaigns"
     label = "campaigns"
-    verbose_name = "专项整治与督查"
+    verbose_name = _("专项整治与督查")
 
     def ready(self) -> None:
         from gridcity.cases import hooks

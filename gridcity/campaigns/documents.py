@@ -5,7 +5,8 @@ print on its letterhead. Both are drawn from the same content."""
 import io
 from dataclasses import dataclass
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -25,8 +26,24 @@ from gridcity.campaigns.models import RectificationNotice
 FONT = "STSong-Light"
 # Word picks the East Asian font by name; 宋体 is on every Chinese Windows and WPS install.
 DOCX_FONT = "宋体"
-ISSUER = "城市运行管理服务中心（督查）"
-HEADERS = ("序号", "问题描述", "位置", "台账编号", "扣分")
+# The fixed words are in the reader's language (the active one when the document is made).
+ISSUER = gettext_noop("城市运行管理服务中心（督查）")
+HEADERS = (
+    gettext_noop("序号"),
+    gettext_noop("问题描述"),
+    gettext_noop("位置"),
+    gettext_noop("台账编号"),
+    gettext_noop("扣分"),
+)
+
+
+def _indent() -> str:
+    """Two full-width spaces open a paragraph of a Chinese official letter, not an English one."""
+    return "\u3000\u3000" if (translation.get_language() or "zh").startswith("zh") else ""
+
+
+def _day(d) -> str:
+    return d.strftime(gettext("%Y年%m月%d日"))
 
 
 def _font() -> str:
@@ -70,27 +87,37 @@ def notice_content(notice: RectificationNotice) -> NoticeContent:
         rows.append((str(i), f.description, where.strip(), number, f"{f.deduction.normalize():f}"))
     if notice.reinspection:
         re = notice.reinspection
-        reinspection = f"{re.scheduled_for:%Y年%m月%d日}（复查编号 {re.number}）。"
+        reinspection = gettext("%(day)s（复查编号 %(number)s）。") % {
+            "day": _day(re.scheduled_for),
+            "number": re.number,
+        }
     else:
-        reinspection = "另行通知。"
+        reinspection = gettext("另行通知。")
     return NoticeContent(
         number=notice.number,
-        addressee=f"{notice.department.name}：",
-        intro=(
-            f"{insp.scheduled_for:%Y年%m月%d日}，按照“{plan.name}”"
-            f"（{plan.get_method_display()}、{plan.get_openness_display()}、"
-            f"{plan.get_scope_display()}）安排，对{plan.area.name}开展督查检查"
-            f"（检查编号 {insp.number}），发现你单位责任范围内存在以下问题："
-        ),
+        addressee=gettext("%(unit)s：") % {"unit": notice.department.name},
+        intro=gettext(
+            "%(day)s，按照“%(plan)s”（%(method)s、%(openness)s、%(scope)s）安排，"
+            "对%(area)s开展督查检查（检查编号 %(number)s），发现你单位责任范围内存在以下问题："
+        )
+        % {
+            "day": _day(insp.scheduled_for),
+            "plan": plan.name,
+            "method": plan.get_method_display(),
+            "openness": plan.get_openness_display(),
+            "scope": plan.get_scope_display(),
+            "area": plan.area.name,
+            "number": insp.number,
+        },
         rows=rows,
-        deadline=f"{notice.deadline:%Y年%m月%d日}",
-        demand=(
+        deadline=_day(notice.deadline),
+        demand=gettext(
             "前整改完毕，在整改台账中上传整改前后照片并提交验收。"
             "逾期未整改的，将予以督办并在综合评价中扣分。"
         ),
-        reinspection="复查安排：" + reinspection,
-        issued=f"{timezone.localtime(notice.issued_at):%Y年%m月%d日}",
-        signer=f"签发：{notice.issued_by}",
+        reinspection=gettext("复查安排：") + reinspection,
+        issued=_day(timezone.localtime(notice.issued_at)),
+        signer=gettext("签发：%(name)s") % {"name": notice.issued_by},
     )
 
 
@@ -103,15 +130,16 @@ def notice_pdf(notice: RectificationNotice) -> bytes:
     right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
     cell = ParagraphStyle("cell", parent=base, fontSize=9.5, leading=13)
     story = [
-        Paragraph("整改通知书", title),
+        Paragraph(_esc(gettext("整改通知书")), title),
         Spacer(1, 2 * mm),
         Paragraph(_esc(c.number), center),
         Spacer(1, 6 * mm),
         Paragraph(_esc(c.addressee), base),
-        Paragraph("　　" + _esc(c.intro), base),
+        Paragraph(_indent() + _esc(c.intro), base),
         Spacer(1, 3 * mm),
     ]
-    data = [[Paragraph(h, cell) for h in HEADERS]]
+    by = gettext("请你单位于")
+    data = [[Paragraph(_esc(gettext(h)), cell) for h in HEADERS]]
     data += [[Paragraph(_esc(v), cell) for v in row] for row in c.rows]
     table = Table(data, colWidths=[12 * mm, 70 * mm, 45 * mm, 35 * mm, 14 * mm], repeatRows=1)
     table.setStyle(
@@ -126,10 +154,10 @@ def notice_pdf(notice: RectificationNotice) -> bytes:
     story += [
         table,
         Spacer(1, 5 * mm),
-        Paragraph(f"　　请你单位于 <b>{c.deadline}</b> {_esc(c.demand)}", base),
-        Paragraph("　　" + _esc(c.reinspection), base),
+        Paragraph(f"{_indent()}{_esc(by)} <b>{_esc(c.deadline)}</b> {_esc(c.demand)}", base),
+        Paragraph(_indent() + _esc(c.reinspection), base),
         Spacer(1, 14 * mm),
-        Paragraph(ISSUER, right),
+        Paragraph(_esc(gettext(ISSUER)), right),
         Paragraph(c.issued, right),
         Paragraph(_esc(c.signer), right),
     ]
@@ -141,7 +169,7 @@ def notice_pdf(notice: RectificationNotice) -> bytes:
         rightMargin=18 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
-        title=f"整改通知书 {notice.number}",
+        title=gettext("整改通知书 %(number)s") % {"number": notice.number},
     )
     doc.build(story)
     return buf.getvalue()
@@ -174,8 +202,15 @@ def notice_docx(notice: RectificationNotice) -> bytes:
     section.page_width, section.page_height = Cm(21), Cm(29.7)
     section.left_margin = section.right_margin = Cm(2.2)
     section.top_margin = section.bottom_margin = Cm(2.5)
-    doc.core_properties.title = f"整改通知书 {c.number}"
-    _para(doc, "整改通知书", size=22, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, indent=False)
+    doc.core_properties.title = gettext("整改通知书 %(number)s") % {"number": c.number}
+    _para(
+        doc,
+        gettext("整改通知书"),
+        size=22,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        bold=True,
+        indent=False,
+    )
     _para(doc, c.number, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
     _para(doc, c.addressee, indent=False)
     _para(doc, c.intro)
@@ -185,19 +220,19 @@ def notice_docx(notice: RectificationNotice) -> bytes:
     widths = [Cm(1.2), Cm(7.5), Cm(4.2), Cm(3.4), Cm(1.3)]
     for cell, text, width in zip(table.rows[0].cells, HEADERS, widths, strict=True):
         cell.width = width
-        _east_asian(cell.paragraphs[0].add_run(text), 10.5, bold=True)
+        _east_asian(cell.paragraphs[0].add_run(gettext(text)), 10.5, bold=True)
     for values in c.rows:
         cells = table.add_row().cells
         for cell, text, width in zip(cells, values, widths, strict=True):
             cell.width = width
             _east_asian(cell.paragraphs[0].add_run(text), 10.5)
     p = _para(doc, "")
-    _east_asian(p.add_run("请你单位于 "), 12)
+    _east_asian(p.add_run(gettext("请你单位于") + " "), 12)
     _east_asian(p.add_run(c.deadline), 12, bold=True)
     _east_asian(p.add_run(" " + c.demand), 12)
     _para(doc, c.reinspection)
     doc.add_paragraph()
-    for line in (ISSUER, c.issued, c.signer):
+    for line in (gettext(ISSUER), c.issued, c.signer):
         _para(doc, line, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
     buf = io.BytesIO()
     doc.save(buf)

@@ -151,6 +151,11 @@ def parse_checklist(text: str) -> list[tuple[str, Decimal]]:
     return items
 
 
+class AreaChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Area) -> str:
+        return _g("%(name)s（%(code)s）") % {"name": obj.name, "code": obj.code}
+
+
 class PlanForm(forms.Form):
     name = forms.CharField(label=_("计划名称"), max_length=100)
     content = forms.CharField(label=_("检查内容"), widget=forms.Textarea(attrs={"rows": 3}))
@@ -164,7 +169,7 @@ class PlanForm(forms.Form):
         label=_("类型"), choices=PlanScope.choices, widget=forms.RadioSelect, initial="thematic"
     )
     frequency = forms.ChoiceField(label=_("频次"), choices=Frequency.choices, initial="once")
-    area = forms.ModelChoiceField(
+    area = AreaChoiceField(
         label=_("检查范围"),
         queryset=Area.objects.filter(level__lt=AreaLevel.CELL, is_active=True).order_by("path"),
     )
@@ -187,7 +192,7 @@ class PlanForm(forms.Form):
     items = forms.CharField(
         label=_("检查项"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "垃圾桶满冒 2\n周边散落垃圾 1"}),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("垃圾桶满冒 2\n周边散落垃圾 1")}),
         help_text=_("每行一项：名称和每处扣分，以空格分隔；不写扣分按 1 分。"),
     )
 
@@ -392,7 +397,12 @@ def onsite(request: HttpRequest, pk: int) -> HttpResponse:
                 "note": _g("说明"),
                 "photos": _g("照片"),
             }.get(exc.field or "")
-            messages.error(request, f"{label}：{exc.message}" if label else exc.message)
+            messages.error(
+                request,
+                _g("%(field)s：%(message)s") % {"field": label, "message": exc.message}
+                if label
+                else exc.message,
+            )
         return redirect("campaigns:onsite", pk=insp.pk)
 
     plan = insp.plan
@@ -449,7 +459,7 @@ def notice_document(request: HttpRequest, pk: int, fmt: str = "pdf") -> HttpResp
         ),
         pk=pk,
     )
-    name = quote(f"整改通知书-{notice.number}.{fmt}")
+    name = quote(_g("整改通知书-%(number)s") % {"number": notice.number} + f".{fmt}")
     if fmt == "docx":
         resp = HttpResponse(notice_docx(notice), content_type=DOCX)
         resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
@@ -495,7 +505,12 @@ def detections(request: HttpRequest) -> HttpResponse:
                 raise InvalidInput(_g("未知操作"))
         except CaseError as exc:
             label = {"reason": _g("驳回理由"), "category": _g("类别")}.get(exc.field or "")
-            messages.error(request, f"{label}：{exc.message}" if label else exc.message)
+            messages.error(
+                request,
+                _g("%(field)s：%(message)s") % {"field": label, "message": exc.message}
+                if label
+                else exc.message,
+            )
         nxt = reverse("campaigns:detections")
         if request.POST.get("source") in FindingSource.values:
             nxt += f"?source={request.POST['source']}"

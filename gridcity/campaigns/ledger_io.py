@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
@@ -16,21 +17,23 @@ from gridcity.campaigns.models import Campaign, LedgerRow, LedgerSource
 from gridcity.lib.errors import InvalidInput
 from gridcity.lib.text import spreadsheet_cell
 
+# The columns' Chinese names are the canonical ones; a sheet is written with them in the
+# reader's language, and a sheet in either language is read.
 EXPORT_COLUMNS = [
-    "序号",
-    "问题描述",
-    "位置",
-    "责任单位",
-    "整改措施",
-    "整改时限",
-    "整改状态",
-    "销号时间",
-    "备注",
+    gettext_noop("序号"),
+    gettext_noop("问题描述"),
+    gettext_noop("位置"),
+    gettext_noop("责任单位"),
+    gettext_noop("整改措施"),
+    gettext_noop("整改时限"),
+    gettext_noop("整改状态"),
+    gettext_noop("销号时间"),
+    gettext_noop("备注"),
 ]
 # Import: the same layout (status and sign-off are the ledger's own business and ignored),
 # plus optional coordinates.
 REQUIRED = ("问题描述", "责任单位", "整改时限")
-KNOWN = set(EXPORT_COLUMNS) | {"经度", "纬度"}
+KNOWN = set(EXPORT_COLUMNS) | {gettext_noop("经度"), gettext_noop("纬度")}
 MAX_ROWS = 5000
 
 
@@ -42,8 +45,20 @@ class ImportError_:
     message: str
 
     def __str__(self) -> str:
-        where = f"第{self.line}行第{self.column}列" + (f"（{self.header}）" if self.header else "")
-        return f"{where}：{self.message}"
+        where = gettext("第%(line)s行第%(column)s列") % {"line": self.line, "column": self.column}
+        if self.header:
+            where += gettext("（%(header)s）") % {"header": gettext(self.header)}
+        return gettext("%(where)s：%(message)s") % {"where": where, "message": self.message}
+
+
+def _canonical_names() -> dict[str, str]:
+    """Each column as a sheet may head it (Chinese, English, the reader's language) → its
+    canonical name."""
+    names = {n: n for n in KNOWN}
+    for language in ("en", translation.get_language()):
+        with translation.override(language):
+            names.update({gettext(n): n for n in KNOWN})
+    return names
 
 
 def _parse_date(value) -> date | None:
@@ -62,8 +77,9 @@ def _parse_date(value) -> date | None:
 
 def _find_header(ws) -> int:
     """The first row that names 问题描述 is the header (a title row may come first)."""
+    names = _canonical_names()
     for r, row in enumerate(ws.iter_rows(min_row=1, max_row=5, values_only=True), start=1):
-        if any(str(v).strip() == "问题描述" for v in row if v is not None):
+        if any(names.get(str(v).strip()) == "问题描述" for v in row if v is not None):
             return r
     return 1
 
@@ -73,7 +89,7 @@ def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a file that is not a workbook
-        return [], [ImportError_(1, "A", "", "文件不是有效的 XLSX 工作簿")]
+        return [], [ImportError_(1, "A", "", gettext("文件不是有效的 XLSX 工作簿"))]
     ws = wb.worksheets[0]
     header_line = _find_header(ws)
     header_cells = next(
@@ -81,27 +97,29 @@ def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
     )
     errors: list[ImportError_] = []
     columns: dict[str, int] = {}
+    names = _canonical_names()
     for i, v in enumerate(header_cells):
-        name = "" if v is None else str(v).strip()
-        if not name:
+        text = "" if v is None else str(v).strip()
+        if not text:
             continue
         letter = get_column_letter(i + 1)
-        if name not in KNOWN:
+        name = names.get(text)
+        if name is None:
+            expected = gettext("、").join(gettext(n) for n in EXPORT_COLUMNS)
+            message = gettext("未知的列“%(name)s”，应为：%(expected)s")
             errors.append(
                 ImportError_(
-                    header_line,
-                    letter,
-                    name,
-                    f"未知的列“{name}”，应为：{'、'.join(EXPORT_COLUMNS)}",
+                    header_line, letter, text, message % {"name": text, "expected": expected}
                 )
             )
         elif name in columns:
-            errors.append(ImportError_(header_line, letter, name, "列名重复"))
+            errors.append(ImportError_(header_line, letter, name, gettext("列名重复")))
         else:
             columns[name] = i
     for name in REQUIRED:
         if name not in columns:
-            errors.append(ImportError_(header_line, "-", name, f"缺少必填列“{name}”"))
+            message = gettext("缺少必填列“%(name)s”") % {"name": gettext(name)}
+            errors.append(ImportError_(header_line, "-", name, message))
     if errors:
         return [], errors
     units = {}
@@ -115,7 +133,8 @@ def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
         if all(v is None or str(v).strip() == "" for v in values):
             continue
         if len(rows) >= MAX_ROWS:
-            errors.append(ImportError_(line, "A", "", f"一次最多导入 {MAX_ROWS} 行"))
+            message = gettext("一次最多导入 %(n)s 行") % {"n": MAX_ROWS}
+            errors.append(ImportError_(line, "A", "", message))
             break
 
         def cell(name, values=values):
@@ -127,15 +146,21 @@ def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
 
         description = str(cell("问题描述") or "").strip()
         if not description:
-            err("问题描述", "不能为空")
+            err("问题描述", gettext("不能为空"))
         unit_text = str(cell("责任单位") or "").strip()
         dept = units.get(unit_text)
         if dept is None:
-            err("责任单位", f"找不到单位“{unit_text}”" if unit_text else "不能为空")
+            err(
+                "责任单位",
+                gettext("找不到单位“%(unit)s”") % {"unit": unit_text}
+                if unit_text
+                else gettext("不能为空"),
+            )
         raw_deadline = cell("整改时限")
         deadline = _parse_date(raw_deadline) if raw_deadline not in (None, "") else None
         if deadline is None:
-            err("整改时限", f"日期“{raw_deadline or ''}”无效，应为 YYYY-MM-DD")
+            message = gettext("日期“%(value)s”无效，应为 YYYY-MM-DD")
+            err("整改时限", message % {"value": raw_deadline or ""})
         lon = lat = None
         for name in ("经度", "纬度"):
             v = cell(name)
@@ -144,14 +169,14 @@ def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
             try:
                 f = float(v)
             except (TypeError, ValueError):
-                err(name, f"“{v}”不是数字")
+                err(name, gettext("“%(value)s”不是数字") % {"value": v})
                 continue
             if name == "经度":
                 lon = f
             else:
                 lat = f
         if (lon is None) != (lat is None) and "经度" in columns and "纬度" in columns:
-            err("经度" if lon is None else "纬度", "经度和纬度必须同时填写")
+            err("经度" if lon is None else "纬度", gettext("经度和纬度必须同时填写"))
         rows.append(
             {
                 "line": line,
@@ -166,7 +191,7 @@ def parse_ledger_xlsx(data: bytes) -> tuple[list[dict], list[ImportError_]]:
             }
         )
     if not rows and not errors:
-        errors.append(ImportError_(header_line + 1, "A", "", "表格中没有数据行"))
+        errors.append(ImportError_(header_line + 1, "A", "", gettext("表格中没有数据行")))
     return rows, errors
 
 
@@ -182,7 +207,12 @@ def do_import_ledger(
             str(errors[0]),
             field="file",
             errors=[
-                {"line": e.line, "column": e.column, "header": e.header, "message": e.message}
+                {
+                    "line": e.line,
+                    "column": e.column,
+                    "header": gettext(e.header) if e.header else "",
+                    "message": e.message,
+                }
                 for e in errors
             ],
         )
@@ -208,9 +238,15 @@ def do_import_ledger(
                     )
                 )
             except InvalidInput as exc:
-                column = {"lon": "经度", "lat": "纬度"}.get(exc.field or "", exc.field or "")
+                column = {"lon": gettext("经度"), "lat": gettext("纬度")}.get(
+                    exc.field or "", exc.field or ""
+                )
+                where = gettext("第%(line)s行（%(column)s）") % {
+                    "line": r["line"],
+                    "column": column,
+                }
                 raise InvalidInput(
-                    f"第{r['line']}行（{column}）：{exc.message}",
+                    gettext("%(where)s：%(message)s") % {"where": where, "message": exc.message},
                     field="file",
                     errors=[
                         {"line": r["line"], "column": "", "header": column, "message": exc.message}
@@ -231,14 +267,14 @@ def _location(row: LedgerRow) -> str:
 def export_ledger_xlsx(rows, title: str) -> bytes:
     wb = Workbook()
     ws = wb.active
-    ws.title = "整改台账"
+    ws.title = gettext("整改台账")
     thin = Side(style="thin", color="888888")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     ws.append([title])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(EXPORT_COLUMNS))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append(EXPORT_COLUMNS)
+    ws.append([gettext(n) for n in EXPORT_COLUMNS])
     for c in ws[2]:
         c.font = Font(bold=True)
         c.border = border
@@ -251,7 +287,8 @@ def export_ledger_xlsx(rows, title: str) -> bytes:
         )
         remark = row.remark
         if row.case_id:
-            remark = f"案件 {row.case.number}" + (f"；{remark}" if remark else "")
+            case = gettext("案件 %(number)s") % {"number": row.case.number}
+            remark = case + (gettext("；") + remark if remark else "")
         # Descriptions and measures are typed by anyone on the campaign: never a formula.
         cells = [
             i,

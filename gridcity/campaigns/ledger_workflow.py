@@ -3,6 +3,8 @@ pages' buttons and the tests all read this table. Pure: no database access here.
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 from gridcity.accounts.models import Role
 from gridcity.campaigns.models import ClosedCasePolicy, LedgerStatus
 from gridcity.cases.models import Status as CaseStatus
@@ -38,7 +40,7 @@ def _t(action, label, sources, target, roles, **kw) -> LedgerTransition:
 TRANSITIONS: tuple[LedgerTransition, ...] = (
     _t(
         "start",
-        "开始整改",
+        _("开始整改"),
         {S.PENDING, S.OVERDUE},
         S.RECTIFYING,
         UNIT | CENTRE,
@@ -47,7 +49,7 @@ TRANSITIONS: tuple[LedgerTransition, ...] = (
     ),
     _t(
         "submit",
-        "提交验收",
+        _("提交验收"),
         {S.PENDING, S.RECTIFYING, S.OVERDUE},
         S.AWAITING,
         UNIT | CENTRE,
@@ -56,7 +58,7 @@ TRANSITIONS: tuple[LedgerTransition, ...] = (
     ),
     _t(
         "sign_off",
-        "验收销号",
+        _("验收销号"),
         {S.AWAITING},
         S.SIGNED_OFF,
         VERIFIERS,
@@ -66,7 +68,7 @@ TRANSITIONS: tuple[LedgerTransition, ...] = (
     ),
     _t(
         "reject",
-        "验收不通过",
+        _("验收不通过"),
         {S.AWAITING},
         S.RECTIFYING,
         VERIFIERS,
@@ -75,7 +77,7 @@ TRANSITIONS: tuple[LedgerTransition, ...] = (
     ),
     _t(
         "extend",
-        "调整整改时限",
+        _("调整整改时限"),
         {S.PENDING, S.RECTIFYING, S.OVERDUE},
         S.RECTIFYING,
         CENTRE,
@@ -83,7 +85,7 @@ TRANSITIONS: tuple[LedgerTransition, ...] = (
         needs=("deadline",),
     ),
     # Only the sweep marks a row overdue.
-    _t("mark_overdue", "标记逾期", {S.PENDING, S.RECTIFYING}, S.OVERDUE, {R.SYSTEM}),
+    _t("mark_overdue", _("标记逾期"), {S.PENDING, S.RECTIFYING}, S.OVERDUE, {R.SYSTEM}),
 )
 
 BY_ACTION: dict[str, LedgerTransition] = {t.action: t for t in TRANSITIONS}
@@ -122,10 +124,10 @@ FOLLOW_RANK = {
 }
 # The ledger events of the moves the case loop causes (see actions.follow_case_rows).
 FOLLOW_EVENTS = {
-    "case_signed": "单位签收案件",
-    "case_closed": "案件结案",
-    "case_voided": "案件作废",
-    "case_merged": "案件合并",
+    "case_signed": _("单位签收案件"),
+    "case_closed": _("案件结案"),
+    "case_voided": _("案件作废"),
+    "case_merged": _("案件合并"),
 }
 
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gridcity.campaigns.models import Campaign, LedgerStatus
 from gridcity.cases.models import OPEN, Status
@@ -29,13 +30,13 @@ def campaign_progress(campaign: Campaign, today: date | None = None) -> dict:
     days_total = (campaign.ends_on - campaign.starts_on).days + 1
     days_gone = min(max((today - campaign.starts_on).days + 1, 0), days_total)
     if today < campaign.starts_on:
-        phase = "未开始"
+        phase = gettext("未开始")
     elif today <= campaign.ends_on:
-        phase = "进行中"
+        phase = gettext("进行中")
     elif today <= campaign.ends_on + timedelta(days=campaign.rebound_days):
-        phase = "反弹观察期"
+        phase = gettext("反弹观察期")
     else:
-        phase = "已结束"
+        phase = gettext("已结束")
     return {
         "phase": phase,
         "days_gone": days_gone,

@@ -36,10 +36,10 @@ from gridcity.lib.errors import CaseError
 from gridcity.taxonomy.models import Category
 
 EVENT_LABELS = {
-    "create": "录入",
-    "attach": "补充照片",
-    "supervise": "逾期督办",
-    "mark_overdue": "逾期",
+    "create": _("录入"),
+    "attach": _("补充照片"),
+    "supervise": _("逾期督办"),
+    "mark_overdue": _("逾期"),
     **FOLLOW_EVENTS,
 }
 STAFF = CENTRE | {Role.INTAKE, Role.INSPECTOR, Role.HANDLER, Role.DEPT_LEAD}
@@ -51,7 +51,7 @@ def _role(request) -> str:
 
 def _staff_only(request) -> None:
     if _role(request) not in STAFF:
-        raise PermissionDenied("您的角色不能查看专项整治")
+        raise PermissionDenied(_g("您的角色不能查看专项整治"))
 
 
 def _centre_only(request) -> None:
@@ -97,7 +97,9 @@ def _map_geojson(campaign: Campaign) -> dict:
                 }
             )
     rows = campaign.ledger_rows.filter(lon__isnull=False).exclude(status=LedgerStatus.CANCELLED)
-    rows = rows.only("pk", "number", "lon", "lat", "status", "description")
+    # The campaign's key too: the related manager sets each row's campaign from it, and a
+    # deferred key would be read back one row at a time.
+    rows = rows.only("pk", "campaign", "number", "lon", "lat", "status", "description")
     for row in rows[:2000]:
         features.append(
             {
@@ -117,7 +119,10 @@ def _map_geojson(campaign: Campaign) -> dict:
                 {
                     "type": "Feature",
                     "geometry": w.cell.geometry,
-                    "properties": {"kind": "rebound", "name": f"反弹预警：{w.cell.name}"},
+                    "properties": {
+                        "kind": "rebound",
+                        "name": _g("反弹预警：%(cell)s") % {"cell": w.cell.name},
+                    },
                 }
             )
     return {"type": "FeatureCollection", "features": features}
@@ -188,7 +193,7 @@ def ledger(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk) if pk else None
     qs = _ledger_qs(request, campaign)
     if request.GET.get("format") == "xlsx":
-        title = f"{campaign.name if campaign else '问题清单'}整改台账"
+        title = _g("%(name)s整改台账") % {"name": campaign.name if campaign else _g("问题清单")}
         data = export_ledger_xlsx(list(qs), title)
         resp = HttpResponse(
             data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -202,7 +207,10 @@ def ledger(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "departments": Department.objects.filter(is_active=True),
         "f": request.GET,
         "may_import": _role(request) in CENTRE,
-        "bulk_actions": [("start", "开始整改"), ("submit", "提交验收")],
+        "bulk_actions": [
+            ("start", BY_ACTION["start"].label),
+            ("submit", BY_ACTION["submit"].label),
+        ],
         "query": request.GET.urlencode(),
     }
     return render(request, "campaigns/ledger.html", ctx)
@@ -214,19 +222,22 @@ def ledger_import(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     upload = request.FILES.get("file")
     if upload is None:
-        messages.error(request, "请选择 XLSX 文件")
+        messages.error(request, _g("请选择 XLSX 文件"))
         return redirect("campaigns:ledger", pk=pk)
     try:
         rows = do_import_ledger(upload.read(), acting_user=request.user, campaign=campaign)
     except CaseError as exc:
         errors = exc.extra.get("errors") or []
-        messages.error(request, f"导入失败，未导入任何数据：{exc.message}")
+        messages.error(request, _g("导入失败，未导入任何数据：%(error)s") % {"error": exc.message})
         for e in errors[1:10]:
+            where = _g("第%(line)s行第%(column)s列") % {"line": e["line"], "column": e["column"]}
+            if e["header"]:
+                where += _g("（%(header)s）") % {"header": e["header"]}
             messages.error(
-                request, f"第{e['line']}行第{e['column']}列（{e['header']}）：{e['message']}"
+                request, _g("%(where)s：%(message)s") % {"where": where, "message": e["message"]}
             )
         return redirect("campaigns:ledger", pk=pk)
-    messages.success(request, f"已导入 {len(rows)} 条问题")
+    messages.success(request, _g("已导入 %(n)s 条问题") % {"n": len(rows)})
     return redirect("campaigns:ledger", pk=pk)
 
 
@@ -243,9 +254,9 @@ def ledger_bulk(request: HttpRequest) -> HttpResponse:
             )
             done += 1
         except CaseError as exc:
-            failed.append(f"#{row_id}：{exc.message}")
+            failed.append(_g("#%(row)s：%(error)s") % {"row": row_id, "error": exc.message})
     if done:
-        messages.success(request, f"已处理 {done} 条")
+        messages.success(request, _g("已处理 %(n)s 条") % {"n": done})
     for f in failed[:10]:
         messages.error(request, f)
     nxt = request.POST.get("next", "")
@@ -272,7 +283,7 @@ def row_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     kind=request.POST.get("kind", "after"),
                     photos=_photos(request),
                 )
-                messages.success(request, "照片已上传")
+                messages.success(request, _g("照片已上传"))
             else:
                 actions.do_transition_ledger_row(
                     row,
@@ -282,7 +293,7 @@ def row_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     deadline=_date(request.POST.get("deadline")),
                     photos=_photos(request),
                 )
-                messages.success(request, "已提交")
+                messages.success(request, _g("已提交"))
         except CaseError as exc:
             messages.error(request, exc.message)
         return redirect("campaigns:row", pk=row.pk)
@@ -306,15 +317,15 @@ def row_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def photo(request: HttpRequest, pk: int) -> FileResponse:
     p = get_object_or_404(EvidencePhoto, pk=pk)
     if _role(request) not in STAFF:
-        raise Http404("文件不存在")
+        raise Http404(_g("文件不存在"))
     if p.row_id and not actions.ledger_rows_visible_to(request.user).filter(pk=p.row_id).exists():
-        raise Http404("文件不存在")
+        raise Http404(_g("文件不存在"))
     if p.finding_id and _role(request) in (Role.HANDLER, Role.DEPT_LEAD):
-        raise Http404("文件不存在")
+        raise Http404(_g("文件不存在"))
     try:
         handle = p.file.open("rb")
     except FileNotFoundError as exc:
-        raise Http404("文件不存在") from exc
+        raise Http404(_g("文件不存在")) from exc
     resp = FileResponse(handle, content_type=p.content_type)
     resp["Cache-Control"] = "private, max-age=3600"
     resp["X-Content-Type-Options"] = "nosniff"

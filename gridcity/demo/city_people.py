@@ -33,6 +33,7 @@ from gridcity.people.actions import (
     do_add_civilised_family,
     do_answer_survey,
     do_assess_pairing,
+    do_check_in,
     do_compile_annual_record,
     do_create_pairing,
     do_create_score_sheet,
@@ -51,6 +52,7 @@ from gridcity.people.actions import (
 )
 from gridcity.people.models import (
     AnnualRecord,
+    CheckInKind,
     ProblemRoute,
     SurveyResponse,
     VisitProblem,
@@ -535,7 +537,7 @@ def _patrols(ctx: DemoContext, rng: random.Random) -> dict[str, int]:
         for b in Beat.objects.filter(manager__in=ctx.people.inspectors).prefetch_related("cells")
     }
     walkers: list[User] = [u for u in ctx.people.inspectors if u.pk in beats][:10]
-    patrols = points = active = 0
+    patrols = points = active = checkins = 0
     for n, user in enumerate(walkers):
         cells = list(beats[user.pk].cells.all())
         for days_ago in range(6, -1, -1):
@@ -563,6 +565,17 @@ def _patrols(ctx: DemoContext, rng: random.Random) -> dict[str, int]:
                 # One fix from a bad GPS jump: flagged, kept out of distance and coverage.
                 fixes[len(fixes) // 2].lon += 0.05
             key = f"demo-{user.username}-{day.isoformat()}"
+            # On duty (打卡) a few minutes before setting off, from where the walk starts.
+            do_check_in(
+                client_key=f"{key}-in",
+                kind=CheckInKind.IN,
+                lon=fixes[0].lon,
+                lat=fixes[0].lat,
+                at=start - timedelta(minutes=rng.randint(3, 15)),
+                acting_user=user,
+                received_at=now,
+            )
+            checkins += 1
             do_start_patrol(key=key, started_at=start, acting_user=user)
             for i in range(0, len(fixes), 200):
                 do_record_points(key, fixes[i : i + 200], acting_user=user)
@@ -570,10 +583,22 @@ def _patrols(ctx: DemoContext, rng: random.Random) -> dict[str, int]:
                 active += 1
             else:
                 do_end_patrol(key, ended_at=fixes[-1].t + timedelta(minutes=1), acting_user=user)
+                if days_ago:
+                    do_check_in(
+                        client_key=f"{key}-out",
+                        kind=CheckInKind.OUT,
+                        lon=fixes[-1].lon,
+                        lat=fixes[-1].lat,
+                        at=fixes[-1].t + timedelta(minutes=rng.randint(5, 20)),
+                        acting_user=user,
+                        received_at=now,
+                    )
+                    checkins += 1
             patrols += 1
             points += len(fixes)
     return {
         "patrols": patrols,
         "patrols_active": active,
         "patrol_points": points,
+        "checkins": checkins,
     }

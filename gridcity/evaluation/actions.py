@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gridcity.accounts.models import Role, User
 from gridcity.cases.actions import add_case_event, effective_role
@@ -89,15 +90,17 @@ def too_big_to_freeze_inline(period: Period) -> bool:
 
 def check_freezable(period_key: str, acting_user: User, now: datetime) -> Period:
     if effective_role(acting_user) not in CLOSE_ROLES:
-        raise Forbidden("只有领导或值班长可以冻结考评期间")
+        raise Forbidden(gettext("只有领导或值班长可以冻结考评期间"))
     try:
         period = parse_period(period_key)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="period") from exc
     if window_for(period).end > now:
-        raise Conflict(f"{period.label}尚未结束，不能冻结", field="period")
+        raise Conflict(
+            gettext("%(label)s尚未结束，不能冻结") % {"label": period.label}, field="period"
+        )
     if EvaluationPeriod.objects.filter(key=period.key).exists():
-        raise Conflict(f"{period.label}已冻结", field="period")
+        raise Conflict(gettext("%(label)s已冻结") % {"label": period.label}, field="period")
     return period
 
 
@@ -129,7 +132,9 @@ def do_freeze_period(
                     period=row, unit_type=unit_type, data=ranking_to_json(ranking)
                 )
     except IntegrityError as exc:
-        raise Conflict(f"{period.label}已冻结", field="period") from exc
+        raise Conflict(
+            gettext("%(label)s已冻结") % {"label": period.label}, field="period"
+        ) from exc
     return row
 
 
@@ -137,18 +142,18 @@ def do_publish_period(
     period_key: str, *, acting_user: User, now: datetime | None = None
 ) -> EvaluationPeriod:
     if effective_role(acting_user) not in (Role.LEADER, Role.ADMIN):
-        raise Forbidden("只有领导可以发布考评结果")
+        raise Forbidden(gettext("只有领导可以发布考评结果"))
     with transaction.atomic():
         row = EvaluationPeriod.objects.select_for_update().filter(key=period_key).first()
         if row is None:
-            raise NotFound("该期间尚未冻结，请先冻结再发布")
+            raise NotFound(gettext("该期间尚未冻结，请先冻结再发布"))
         updated = EvaluationPeriod.objects.filter(pk=row.pk, status=PeriodStatus.FROZEN).update(
             status=PeriodStatus.PUBLISHED,
             published_at=now or timezone.now(),
             published_by=acting_user,
         )
         if not updated:
-            raise Conflict("该期间已发布", field="period")
+            raise Conflict(gettext("该期间已发布"), field="period")
         row.refresh_from_db()
     return row
 
@@ -167,24 +172,24 @@ def do_file_appeal(
     case: Case | int, *, acting_user: User, reason: str, now: datetime | None = None
 ) -> Appeal:
     if effective_role(acting_user) not in APPEAL_ROLES or acting_user.department_id is None:
-        raise Forbidden("只有责任部门人员可以提出超期申诉")
+        raise Forbidden(gettext("只有责任部门人员可以提出超期申诉"))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("请填写申诉理由", field="reason")
+        raise InvalidInput(gettext("请填写申诉理由"), field="reason")
     if len(reason) > 2000:
-        raise InvalidInput("申诉理由不能超过2000字", field="reason")
+        raise InvalidInput(gettext("申诉理由不能超过2000字"), field="reason")
     case_id = case.pk if isinstance(case, Case) else case
     now = now or timezone.now()
     with transaction.atomic():
         locked = Case.objects.select_for_update().filter(pk=case_id).first()
         if locked is None:
-            raise NotFound("案件不存在")
+            raise NotFound(gettext("案件不存在"))
         if locked.status != Status.CLOSED:
-            raise Conflict("案件结案后才能申诉超期", field="case")
+            raise Conflict(gettext("案件结案后才能申诉超期"), field="case")
         if not overdue_marks(locked, acting_user.department_id):
-            raise Conflict("本部门在该案件上没有超期记录", field="case")
+            raise Conflict(gettext("本部门在该案件上没有超期记录"), field="case")
         if Appeal.objects.filter(case=locked).exists():
-            raise Conflict("该案件已提出过申诉（每案限一次）", field="case")
+            raise Conflict(gettext("该案件已提出过申诉（每案限一次）"), field="case")
         appeal = Appeal.objects.create(
             case=locked,
             department_id=acting_user.department_id,
@@ -211,30 +216,33 @@ def do_review_appeal(
     appeal_id = appeal.pk if isinstance(appeal, Appeal) else appeal
     note = (note or "").strip()
     if not approve and not note:
-        raise InvalidInput("驳回申诉需要填写理由", field="note")
+        raise InvalidInput(gettext("驳回申诉需要填写理由"), field="note")
     now = now or timezone.now()
     role = effective_role(acting_user)
     with transaction.atomic():
         a = Appeal.objects.select_for_update().filter(pk=appeal_id).first()
         if a is None:
-            raise NotFound("申诉不存在")
+            raise NotFound(gettext("申诉不存在"))
         before = a.status
         if a.status == AppealStatus.PENDING:
             if role not in FIRST_REVIEW_ROLES:
-                raise Forbidden("初审由指挥中心（派遣员或值班长）进行")
+                raise Forbidden(gettext("初审由指挥中心（派遣员或值班长）进行"))
             a.first_reviewer, a.first_at, a.first_note = acting_user, now, note
             a.status = AppealStatus.FIRST_APPROVED if approve else AppealStatus.REJECTED
             fields = ["first_reviewer", "first_at", "first_note", "status"]
         elif a.status == AppealStatus.FIRST_APPROVED:
             if role not in FINAL_REVIEW_ROLES:
-                raise Forbidden("终审由领导进行")
+                raise Forbidden(gettext("终审由领导进行"))
             if a.first_reviewer_id == acting_user.pk:
-                raise Forbidden("初审人不能终审同一申诉")
+                raise Forbidden(gettext("初审人不能终审同一申诉"))
             a.final_reviewer, a.final_at, a.final_note = acting_user, now, note
             a.status = AppealStatus.APPROVED if approve else AppealStatus.REJECTED
             fields = ["final_reviewer", "final_at", "final_note", "status"]
         else:
-            raise Conflict(f"申诉已{a.get_status_display()}，不能再审", field="appeal")
+            raise Conflict(
+                gettext("申诉已%(value)s，不能再审") % {"value": a.get_status_display()},
+                field="appeal",
+            )
         if a.status in (AppealStatus.APPROVED, AppealStatus.REJECTED):
             a.decided_at = now
             fields.append("decided_at")

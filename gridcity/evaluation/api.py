@@ -1,6 +1,7 @@
 """GET /api/evaluation/indicators and /api/evaluation/drilldown: every figure with the case
 numbers behind it."""
 
+from django.utils.translation import gettext
 from ninja import Router
 from ninja.errors import HttpError
 
@@ -13,7 +14,9 @@ router = Router(tags=["综合评价"])
 
 def _check(unit_type: str, period: str) -> None:
     if unit_type not in UNIT_TYPE_LABELS:
-        raise HttpError(422, f"unit_type 应为 {'、'.join(UNIT_TYPE_LABELS)} 之一")
+        raise HttpError(
+            422, gettext("unit_type 应为 %(value)s 之一") % {"value": "、".join(UNIT_TYPE_LABELS)}
+        )
     try:
         parse_period(period)
     except ValueError as exc:
@@ -30,13 +33,13 @@ def indicators(request, unit_type: str, period: str, unit: str = ""):
     value / numerator / denominator, the score, grade and rank, and a drill-down link."""
     _check(unit_type, period)
     if not unit and not may_view_board(request.user):
-        raise HttpError(403, "无权查看排名")
+        raise HttpError(403, gettext("无权查看排名"))
     if unit and not may_view(request.user, unit_type, unit):
-        raise HttpError(403, "无权查看该单位的考评")
+        raise HttpError(403, gettext("无权查看该单位的考评"))
     r = get_ranking(period, unit_type)
     units = [u for u in r.units if not unit or u.unit.key == unit]
     if unit and not units:
-        raise HttpError(404, "评价对象不存在")
+        raise HttpError(404, gettext("评价对象不存在"))
     base = "/api/evaluation/drilldown"
     return {
         "period": r.period.key,
@@ -86,13 +89,13 @@ def drill(request, indicator: str, unit_type: str, unit: str, period: str, page:
     """The cases behind a figure, 500 rows of the numerator and of the denominator per page."""
     _check(unit_type, period)
     if indicator not in INDICATORS:
-        raise HttpError(422, "未知的指标")
+        raise HttpError(422, gettext("未知的指标"))
     if not may_view(request.user, unit_type, unit):
-        raise HttpError(403, "无权查看该单位的考评")
+        raise HttpError(403, gettext("无权查看该单位的考评"))
     if not unit.isdigit():
-        raise HttpError(422, "unit 应为评价对象的编号")
+        raise HttpError(422, gettext("unit 应为评价对象的编号"))
     if page < 1:
-        raise HttpError(422, "page 应为不小于 1 的整数")
+        raise HttpError(422, gettext("page 应为不小于 1 的整数"))
     d = drilldown(indicator, unit_type, unit, period, page)
 
     def rows(rs):

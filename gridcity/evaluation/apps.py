@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EvaluationConfig(AppConfig):
     name = "gridcity.evaluation"
     label = "evaluation"
-    verbose_name = "综合评价"
+    verbose_name = _("综合评价")
 
     def ready(self) -> None:
         from django.db.models.signals import pre_delete

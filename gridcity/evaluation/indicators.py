@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext, gettext_noop
+
 from gridcity.lib.bounds import EARLIEST_DATE, LATEST_DATE
 
 # ---------------------------------------------------------------------------------------------
@@ -56,14 +58,24 @@ class Period:
     def label(self) -> str:
         last = self.end - timedelta(days=1)
         if self.kind == PeriodKind.MONTH:
-            return f"{self.start.year}年{self.start.month}月"
+            return gettext("%(year)s年%(month)s月") % {
+                "year": self.start.year,
+                "month": self.start.month,
+            }
         if self.kind == PeriodKind.QUARTER:
-            return f"{self.start.year}年第{(self.start.month - 1) // 3 + 1}季度"
+            quarter = (self.start.month - 1) // 3 + 1
+            return gettext("%(year)s年第%(quarter)s季度") % {
+                "year": self.start.year,
+                "quarter": quarter,
+            }
         if self.kind == PeriodKind.YEAR:
-            return f"{self.start.year}年"
+            return gettext("%(year)s年") % {"year": self.start.year}
         if self.kind == PeriodKind.DAY:
             return f"{self.start:%Y-%m-%d}"
-        return f"{self.start:%Y-%m-%d} 至 {last:%Y-%m-%d}"
+        return gettext("%(first)s 至 %(last)s") % {
+            "first": f"{self.start:%Y-%m-%d}",
+            "last": f"{last:%Y-%m-%d}",
+        }
 
     def previous(self, n: int = 1) -> Period:
         """The period of the same kind n steps back (custom: the same length, just before)."""
@@ -184,13 +196,13 @@ class UnitType:
 
 
 UNIT_TYPE_LABELS = {
-    "department": "专业部门",
-    "inspector": "网格员",
-    "intake": "受理员",
-    "shift_lead": "值班长",
-    "dispatcher": "派遣员",
-    "area": "区域",
-    "cell": "单元网格",
+    "department": gettext_noop("专业部门"),
+    "inspector": gettext_noop("网格员"),
+    "intake": gettext_noop("受理员"),
+    "shift_lead": gettext_noop("值班长"),
+    "dispatcher": gettext_noop("派遣员"),
+    "area": gettext_noop("区域"),
+    "cell": gettext_noop("单元网格"),
 }
 PEOPLE_UNIT_TYPES = ("inspector", "intake", "shift_lead", "dispatcher")
 
@@ -302,26 +314,26 @@ INDICATORS: dict[str, IndicatorDef] = {
     for i in (
         _count(
             "reported",
-            "上报数",
+            gettext_noop("上报数"),
             _m("report"),
             "期内上报记录数：期内的 report（新上报）与 link_report（重复上报并入已有案件）事件。",
         ),
         _count(
             "valid_reports",
-            "有效上报数",
+            gettext_noop("有效上报数"),
             _m("report", "f1"),
             "期内 report 事件中，其案件在计算时点前有 file（立案）事件的条数；重复上报不算有效。",
         ),
         _rate(
             "valid_report_rate",
-            "有效上报率",
+            gettext_noop("有效上报率"),
             _m("report", "f1"),
             [_m("report")],
             "有效上报数 ÷ 上报数。",
         ),
         _count(
             "missed",
-            "漏报数",
+            gettext_noop("漏报数"),
             _m("missed"),
             "期内由市民、12345 热线或 Open311 上报（案件来源）且已立案的案件数；归属上报当时该网格"
             "所在责任区的网格员（事后调整责任区不改变归属）：这些问题本应由网格员巡查发现。",
@@ -329,7 +341,7 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _rate(
             "miss_rate",
-            "漏报率",
+            gettext_noop("漏报率"),
             _m("missed"),
             [_m("missed"), _m("report", "f2")],
             "漏报数 ÷ (漏报数 + 网格员有效上报数)。",
@@ -337,58 +349,61 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _count(
             "verify_due",
-            "应核实数",
+            gettext_noop("应核实数"),
             _m("verify"),
             "期内完成的核实环节数（verify 事件）。期末仍未完成的核实不计入。",
         ),
         _rate(
             "verify_on_time_rate",
-            "按时核实率",
+            gettext_noop("按时核实率"),
             _m("verify", "f1"),
             [_m("verify")],
             "verify 事件中 overdue=否 的条数 ÷ 应核实数。",
         ),
         _count(
             "check_due",
-            "应核查数",
+            gettext_noop("应核查数"),
             _m("check"),
             "期内完成的核查环节数（check_pass 与 check_fail 事件）。",
         ),
         _rate(
             "check_on_time_rate",
-            "按时核查率",
+            gettext_noop("按时核查率"),
             _m("check", "f1"),
             [_m("check")],
             "核查事件中 overdue=否 的条数 ÷ 应核查数。",
         ),
-        _count("filed", "立案数", _m("file"), "期内 file（立案）事件数。"),
+        _count("filed", gettext_noop("立案数"), _m("file"), "期内 file（立案）事件数。"),
         _rate(
             "file_on_time_rate",
-            "按时立案率",
+            gettext_noop("按时立案率"),
             _m("file", "f1"),
             [_m("file")],
             "立案事件中 overdue=否 的条数 ÷ 立案数。",
         ),
         _rate(
             "file_accuracy",
-            "准确立案率",
+            gettext_noop("准确立案率"),
             _m("file", "f2"),
             [_m("file")],
             "立案后在计算时点前没有再被作废（void）或合并（merge）的立案数 ÷ 立案数。",
         ),
         _count(
-            "dispatched", "派遣数", _m("dispatch"), "期内 dispatch（派遣，含回退后再派遣）事件数。"
+            "dispatched",
+            gettext_noop("派遣数"),
+            _m("dispatch"),
+            "期内 dispatch（派遣，含回退后再派遣）事件数。",
         ),
         _rate(
             "dispatch_on_time_rate",
-            "按时派遣率",
+            gettext_noop("按时派遣率"),
             _m("dispatch", "f1"),
             [_m("dispatch")],
             "派遣事件中 overdue=否（派遣环节未超时）的条数 ÷ 派遣数。",
         ),
         _rate(
             "dispatch_accuracy",
-            "准确派遣率",
+            gettext_noop("准确派遣率"),
             _m("dispatch", "f2"),
             [_m("dispatch")],
             "(派遣数 − 被改派数) ÷ 派遣数；一次派遣若之后（计算时点前）同一案件又派遣到另一个"
@@ -396,20 +411,20 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _count(
             "handle_due",
-            "应处置数",
+            gettext_noop("应处置数"),
             _m("handle"),
             "期内完成的处置环节数（report_back 处置反馈事件；返工后再反馈再计一次）。",
         ),
         _rate(
             "handle_on_time_rate",
-            "按时处置率",
+            gettext_noop("按时处置率"),
             _m("handle", "f1"),
             [_m("handle")],
             "处置反馈事件中未超时（overdue=否，或该部门就此案的超期申诉已获批准）的条数 ÷ 应处置数。",
         ),
         _count(
             "overdue_unhandled",
-            "超期未处置数",
+            gettext_noop("超期未处置数"),
             _m("overdue_open"),
             "期末时点：签收或处置环节已被标记超期（overdue 事件），且到期末该环节还没有任何后续"
             "流转的案件数（存量，不限于期内标记）。",
@@ -417,7 +432,7 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _count(
             "overdue_unchecked",
-            "超期未核实核查数",
+            gettext_noop("超期未核实核查数"),
             _m("overdue_field"),
             "期末时点：核实或核查环节已被标记超期，且到期末还没有完成的案件数（存量）；归属标记超期时"
             "负责该环节的网格员（已指派的网格员，否则为该网格的责任网格员）。",
@@ -425,77 +440,100 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _count(
             "overdue_centre_open",
-            "超期未立案派遣结案数",
+            gettext_noop("超期未立案派遣结案数"),
             _m("overdue_centre"),
             "期末时点：立案、派遣或结案环节（指挥中心的环节）已被标记超期，且到期末还没有完成的案件数"
             "（存量）。",
             L,
         ),
-        _count("reworks", "返工数", _m("rework"), "期内 check_fail（核查不通过、返工）事件数。", L),
+        _count(
+            "reworks",
+            gettext_noop("返工数"),
+            _m("rework"),
+            "期内 check_fail（核查不通过、返工）事件数。",
+            L,
+        ),
         _rate(
             "rework_rate",
-            "返工率",
+            gettext_noop("返工率"),
             _m("rework"),
             [_m("due_close")],
             "返工数 ÷ 应结案数。",
             L,
         ),
-        _count("returns", "回退数", _m("return"), "期内 return（部门回退，推诿嫌疑）事件数。", L),
-        _count("extensions", "延期数", _m("extension"), "期内 approve_extension 事件数。", L),
-        _count("holds", "挂账数", _m("hold"), "期内 approve_hold 事件数。", L),
+        _count(
+            "returns",
+            gettext_noop("回退数"),
+            _m("return"),
+            "期内 return（部门回退，推诿嫌疑）事件数。",
+            L,
+        ),
+        _count(
+            "extensions",
+            gettext_noop("延期数"),
+            _m("extension"),
+            "期内 approve_extension 事件数。",
+            L,
+        ),
+        _count("holds", gettext_noop("挂账数"), _m("hold"), "期内 approve_hold 事件数。", L),
         _count(
             "close_due",
-            "应结案数",
+            gettext_noop("应结案数"),
             _m("due_close"),
             "期内立案（file 事件在期内）、且在计算时点前没有再作废或合并的案件数。部门按计算时点前"
             "最后一次派遣的部门归属。",
         ),
         _count(
             "closed",
-            "结案数",
+            gettext_noop("结案数"),
             _m("due_close", "f1"),
             "应结案的案件中，在计算时点前有 close（结案）事件的案件数。",
         ),
         _rate(
             "close_rate",
-            "结案率",
+            gettext_noop("结案率"),
             _m("due_close", "f1"),
             [_m("due_close")],
             "结案数 ÷ 应结案数。",
         ),
         _count(
             "closed_on_time",
-            "按期结案数",
+            gettext_noop("按期结案数"),
             _m("due_close", "f2"),
             "已结案、且处置反馈从未超时（report_back 均 overdue=否，已批准申诉的除外）的案件数。",
         ),
         _rate(
             "on_time_close_rate",
-            "按期结案率",
+            gettext_noop("按期结案率"),
             _m("due_close", "f2"),
             [_m("due_close")],
             "按期结案数 ÷ 应结案数。",
         ),
         IndicatorDef(
             "avg_handle_hours",
-            "平均处置时长（小时）",
+            gettext_noop("平均处置时长（小时）"),
             Kind.AVERAGE,
             _m("handle"),
             (_m("handle"),),
             L,
             "期内每次处置反馈距该案最近一次派遣或返工的自然小时数的平均值。",
         ),
-        _count("closes", "结案操作数", _m("close"), "期内 close（结案）事件数（值班长的工作量）。"),
+        _count(
+            "closes",
+            gettext_noop("结案操作数"),
+            _m("close"),
+            "期内 close（结案）事件数（值班长的工作量）。",
+        ),
         _rate(
             "close_on_time_rate",
-            "按时结案率",
+            gettext_noop("按时结案率"),
             _m("close", "f1"),
             [_m("close")],
             "结案事件中结案环节未超时的条数 ÷ 结案操作数。",
         ),
         _rate(
             "hotline_sign_rate",
-            "及时签收率（热线）",
+            gettext_noop("及时签收率（热线）"),
             _m("hotline_sign", "f1"),
             [_m("hotline_sign")],
             "12345 热线来源案件期内签收事件中未超时的条数 ÷ 签收数。",
@@ -503,7 +541,7 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _rate(
             "hotline_on_time_rate",
-            "按时办结率（热线）",
+            gettext_noop("按时办结率（热线）"),
             _m("hotline_close", "f2"),
             [_m("hotline_close")],
             "12345 热线来源案件的按期结案数 ÷ 应结案数（口径同按期结案率）。",
@@ -511,7 +549,7 @@ INDICATORS: dict[str, IndicatorDef] = {
         ),
         _rate(
             "callback_satisfaction",
-            "回访满意率",
+            gettext_noop("回访满意率"),
             _m("callback", "f1"),
             [_m("callback")],
             "期内回访（callback）事件中满意度 ≥ 4（满意、非常满意）的条数 ÷ 回访数。",

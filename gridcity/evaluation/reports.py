@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import get_language, gettext, gettext_noop
 
 from gridcity.accounts.models import Department
 from gridcity.evaluation.compute import Ranking, UnitResult, get_ranking, source_for
@@ -80,7 +81,7 @@ class Section:
 
     @property
     def title(self) -> str:
-        return f"{self.spec.label}排名"
+        return gettext("%(label)s排名") % {"label": gettext(self.spec.label)}
 
     @property
     def scored(self) -> list[UnitResult]:
@@ -170,7 +171,8 @@ def build_bulletin(period_key: str, top_n: int = 3) -> Bulletin:
             {
                 "case": r["case_number"],
                 "department": names.get(r["u_dept"], ""),
-                "what": "处置超时" + ("（申诉已批准，不扣分）" if r["appealed"] else ""),
+                "what": gettext("处置超时")
+                + (gettext("（申诉已批准，不扣分）") if r["appealed"] else ""),
                 "at": r["at"],
             }
         )
@@ -179,7 +181,7 @@ def build_bulletin(period_key: str, top_n: int = 3) -> Bulletin:
             {
                 "case": r["case_number"],
                 "department": names.get(r["u_dept"], ""),
-                "what": "期末超期未处置",
+                "what": gettext("期末超期未处置"),
                 "at": r["at"],
             }
         )
@@ -188,7 +190,7 @@ def build_bulletin(period_key: str, top_n: int = 3) -> Bulletin:
         for r in source.rows("return").order_by("at").values("case_number", "u_dept", "at")
     ]
     return Bulletin(
-        f"{period.label}城市管理综合评价通报",
+        gettext("%(period)s城市管理综合评价通报") % {"period": period.label},
         period.label,
         ranking.frozen,
         ranking,
@@ -204,15 +206,15 @@ def _fmt(v) -> str:
     return "—" if v is None else str(v)
 
 
-NO_DATA = "本期无考评数据"
+NO_DATA = gettext_noop("本期无考评数据")
 
 
 def section_head(section: Section) -> list[str]:
     return (
-        ["名次", "名称"]
-        + (["类别"] if section.has_classes else [])
-        + ["得分", "等级"]
-        + [INDICATORS[k].name for k in section.indicators]
+        [gettext("名次"), gettext("名称")]
+        + ([gettext("类别")] if section.has_classes else [])
+        + [gettext("得分"), gettext("等级")]
+        + [gettext(INDICATORS[k].name) for k in section.indicators]
     )
 
 
@@ -247,7 +249,11 @@ def pdf_rows(section: Section) -> tuple[list[UnitResult | None], int]:
 
 
 def _who(section: Section, u: UnitResult) -> str:
-    cls = f"（{u.unit.area_class}）" if section.has_classes and u.unit.area_class else ""
+    cls = (
+        gettext("（%(class)s）") % {"class": u.unit.area_class}
+        if section.has_classes and u.unit.area_class
+        else ""
+    )
     return f"{u.unit.name}{cls}"
 
 
@@ -258,6 +264,15 @@ def _cn(n: int) -> str:
     if not tens:
         return digits[ones]
     return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
+
+def _number(n: int) -> str:
+    """A section number: Chinese numerals in Chinese, digits in any other language."""
+    return _cn(n) if get_language().startswith("zh") else str(n)
+
+
+def _head_row() -> list[str]:
+    return [gettext("名次"), gettext("部门"), gettext("得分"), gettext("等级")]
 
 
 def _local(dt) -> str:
@@ -271,30 +286,35 @@ def bulletin_xlsx(period_key: str) -> bytes:
     b = build_bulletin(period_key)
     wb = Workbook()
     ws = wb.active
-    ws.title = "部门排名"
+    ws.title = gettext("部门排名")
     ws.append([b.title])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(
-        ["状态", "已冻结" if b.frozen else "实时计算（未冻结）", "方案", b.departments.scheme]
+        [
+            gettext("状态"),
+            gettext("已冻结") if b.frozen else gettext("实时计算（未冻结）"),
+            gettext("方案"),
+            b.departments.scheme,
+        ]
     )
     ws.append([])
-    ws.append(["名次", "部门", "得分", "等级"] + [INDICATORS[k].name for k in SUMMARY_INDICATORS])
+    ws.append(_head_row() + [gettext(INDICATORS[k].name) for k in SUMMARY_INDICATORS])
     for u in b.departments.units:
         ws.append(
             [u.rank, u.unit.name, _fmt(u.score), u.grade]
             + [_fmt(u.figures[k].value) for k in SUMMARY_INDICATORS]
         )
-    for title, units in (("通报表扬", b.praised), ("通报批评", b.criticised)):
+    for title, units in ((gettext("通报表扬"), b.praised), (gettext("通报批评"), b.criticised)):
         s = wb.create_sheet(title)
-        s.append(["名次", "部门", "得分", "等级"])
+        s.append(_head_row())
         for u in units:
             s.append([u.rank, u.unit.name, _fmt(u.score), u.grade])
-    s = wb.create_sheet("超期案件")
-    s.append(["案件编号", "部门", "情形", "时间"])
+    s = wb.create_sheet(gettext("超期案件"))
+    s.append([gettext("案件编号"), gettext("部门"), gettext("情形"), gettext("时间")])
     for r in b.overdue:
         s.append([r["case"], r["department"], r["what"], _local(r["at"])])
-    s = wb.create_sheet("推诿（回退）案件")
-    s.append(["案件编号", "回退部门", "回退时间"])
+    s = wb.create_sheet(gettext("推诿（回退）案件"))
+    s.append([gettext("案件编号"), gettext("回退部门"), gettext("回退时间")])
     for r in b.returned:
         s.append([r["case"], r["department"], _local(r["at"])])
     for section in b.sections:
@@ -321,14 +341,14 @@ def _section_sheet(ws, b: Bulletin, section: Section, Font) -> None:
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(
         [
-            "状态",
-            "已冻结" if section.ranking.frozen else "实时计算（未冻结）",
-            "方案",
+            gettext("状态"),
+            gettext("已冻结") if section.ranking.frozen else gettext("实时计算（未冻结）"),
+            gettext("方案"),
             section.ranking.scheme or "—",
         ]
     )
     if section.has_classes:
-        ws.append(["说明", "按区域类别分别排名"])
+        ws.append([gettext("说明"), gettext("按区域类别分别排名")])
     else:
         ws.append([])
     head = section_head(section)
@@ -336,7 +356,7 @@ def _section_sheet(ws, b: Bulletin, section: Section, Font) -> None:
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     if not section.scored:
-        ws.append([NO_DATA])
+        ws.append([gettext(NO_DATA)])
         return
     for u in section.units:
         ws.append(["—" if v is None else v for v in section_row(section, u)])
@@ -368,15 +388,16 @@ def bulletin_pdf(period_key: str) -> bytes:
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=16)
     story = [Paragraph(b.title, h1)]
     status = (
-        "本期数据已冻结，以下数字不再随案件后续变化。"
+        gettext("本期数据已冻结，以下数字不再随案件后续变化。")
         if b.frozen
-        else "本期尚未冻结，为实时计算结果。"
+        else gettext("本期尚未冻结，为实时计算结果。")
     )
-    story.append(Paragraph(f"考评方案：{b.departments.scheme or '—'}。{status}", body))
+    scheme = gettext("考评方案：%(scheme)s。") % {"scheme": b.departments.scheme or "—"}
+    story.append(Paragraph(scheme + status, body))
 
     scored = [u for u in b.departments.units if u.score is not None]
     if scored:
-        story.append(Paragraph("一、专业部门综合得分", h2))
+        story.append(Paragraph(gettext("一、专业部门综合得分"), h2))
         height = 24 + 18 * len(scored)
         d = Drawing(170 * mm, height)
         chart = HorizontalBarChart()
@@ -395,8 +416,8 @@ def bulletin_pdf(period_key: str) -> bytes:
         d.add(String(0, height - 8, "", fontName=FONT))
         story.append(d)
 
-    story.append(Paragraph("二、排名", h2))
-    head = ["名次", "部门", "得分", "等级"] + [INDICATORS[k].name for k in SUMMARY_INDICATORS]
+    story.append(Paragraph(gettext("二、排名"), h2))
+    head = _head_row() + [gettext(INDICATORS[k].name) for k in SUMMARY_INDICATORS]
     data = [head] + [
         [_fmt(u.rank), u.unit.name, _fmt(u.score), u.grade]
         + [_fmt(u.figures[k].value) for k in SUMMARY_INDICATORS]
@@ -404,43 +425,54 @@ def bulletin_pdf(period_key: str) -> bytes:
     ]
     story.append(_table(data, Table, TableStyle, colors))
 
-    story.append(Paragraph("三、通报表扬", h2))
+    story.append(Paragraph(gettext("三、通报表扬"), h2))
     if b.praised:
         for u in b.praised:
             story.append(
                 Paragraph(
-                    f"{u.unit.name}：综合得分 {u.score}，等级 {u.grade}，排名第 {u.rank}。", body
-                )
-            )
-    else:
-        story.append(Paragraph("本期无。", body))
-    story.append(Paragraph("四、通报批评", h2))
-    if b.criticised:
-        for u in b.criticised:
-            story.append(
-                Paragraph(
-                    f"{u.unit.name}：综合得分 {u.score}，等级 {u.grade}，排名第 {u.rank}，"
-                    "请对照超期、回退和返工案件逐件整改。",
+                    gettext("%(name)s：综合得分 %(score)s，等级 %(grade)s，排名第 %(rank)s。")
+                    % {"name": u.unit.name, "score": u.score, "grade": u.grade, "rank": u.rank},
                     body,
                 )
             )
     else:
-        story.append(Paragraph("本期无。", body))
-    story.append(Paragraph(f"五、超期案件（{len(b.overdue)} 件次）", h2))
-    rows = [["案件编号", "部门", "情形", "时间"]] + [
+        story.append(Paragraph(gettext("本期无。"), body))
+    story.append(Paragraph(gettext("四、通报批评"), h2))
+    if b.criticised:
+        for u in b.criticised:
+            story.append(
+                Paragraph(
+                    gettext(
+                        "%(name)s：综合得分 %(score)s，等级 %(grade)s，排名第 %(rank)s，"
+                        "请对照超期、回退和返工案件逐件整改。"
+                    )
+                    % {"name": u.unit.name, "score": u.score, "grade": u.grade, "rank": u.rank},
+                    body,
+                )
+            )
+    else:
+        story.append(Paragraph(gettext("本期无。"), body))
+    story.append(Paragraph(gettext("五、超期案件（%(n)s 件次）") % {"n": len(b.overdue)}, h2))
+    rows = [[gettext("案件编号"), gettext("部门"), gettext("情形"), gettext("时间")]] + [
         [r["case"], r["department"], r["what"], _local(r["at"])] for r in b.overdue[:200]
     ]
-    story.append(_table(rows, Table, TableStyle, colors) if b.overdue else Paragraph("无。", body))
-    story.append(Paragraph(f"六、推诿（回退）案件（{len(b.returned)} 件次）", h2))
-    rows = [["案件编号", "回退部门", "回退时间"]] + [
+    none = Paragraph(gettext("无。"), body)
+    story.append(_table(rows, Table, TableStyle, colors) if b.overdue else none)
+    story.append(
+        Paragraph(gettext("六、推诿（回退）案件（%(n)s 件次）") % {"n": len(b.returned)}, h2)
+    )
+    rows = [[gettext("案件编号"), gettext("回退部门"), gettext("回退时间")]] + [
         [r["case"], r["department"], _local(r["at"])] for r in b.returned[:200]
     ]
-    story.append(_table(rows, Table, TableStyle, colors) if b.returned else Paragraph("无。", body))
+    none = Paragraph(gettext("无。"), body)
+    story.append(_table(rows, Table, TableStyle, colors) if b.returned else none)
     for number, section in enumerate(b.sections, start=7):
-        story.append(Paragraph(f"{_cn(number)}、{section.title}", h2))
+        heading = gettext("%(n)s、%(title)s") % {"n": _number(number), "title": section.title}
+        story.append(Paragraph(heading, h2))
         story += _section_story(section, body, Paragraph, Table, TableStyle, colors)
     story.append(Spacer(1, 8 * mm))
-    story.append(Paragraph(f"生成时间：{_local(timezone.now())}　网格精治 GridCity", body))
+    made = gettext("生成时间：%(time)s　网格精治 GridCity") % {"time": _local(timezone.now())}
+    story.append(Paragraph(made, body))
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -460,17 +492,23 @@ def _section_story(section: Section, body, Paragraph, Table, TableStyle, colors)
     """A unit type's PDF section: its scheme, its ranking table (see pdf_rows for how many
     rows), then for grid managers and streets the commended and the criticised."""
     people = section.spec.level is None
-    word = "人" if people else "个"
-    story = [Paragraph(f"考评方案：{section.ranking.scheme or '—'}。", body)]
+    story = [
+        Paragraph(
+            gettext("考评方案：%(scheme)s。") % {"scheme": section.ranking.scheme or "—"}, body
+        )
+    ]
     scored = section.scored
     if not scored:
-        story.append(Paragraph(f"{NO_DATA}。", body))
+        story.append(Paragraph(gettext("%(text)s。") % {"text": gettext(NO_DATA)}, body))
         return story
-    every = f"{len(section.units)} {word}" + ("" if people else section.spec.label)
-    note = f"参评 {every}，其中 {len(scored)} {word}有得分"
+    numbers = {"n": len(section.units), "scored": len(scored), "what": gettext(section.spec.label)}
+    if people:
+        note = gettext("参评 %(n)s 人，其中 %(scored)s 人有得分") % numbers
+    else:
+        note = gettext("参评 %(n)s 个%(what)s，其中 %(scored)s 个有得分") % numbers
     if section.has_classes:
-        note += "，按区域类别分别排名"
-    story.append(Paragraph(note + "。", body))
+        note += gettext("，按区域类别分别排名")
+    story.append(Paragraph(note + gettext("。"), body))
     head = section_head(section)
     shown, left_out = pdf_rows(section)
     data = [head] + [
@@ -479,29 +517,48 @@ def _section_story(section: Section, body, Paragraph, Table, TableStyle, colors)
     ]
     story.append(_table(data, Table, TableStyle, colors))
     if left_out:
-        story.append(Paragraph(f"另有 {left_out} {word}未列出，详见 XLSX 通报附表。", body))
+        more = (
+            gettext("另有 %(n)s 人未列出，详见 XLSX 通报附表。")
+            if people
+            else gettext("另有 %(n)s 个未列出，详见 XLSX 通报附表。")
+        )
+        story.append(Paragraph(more % {"n": left_out}, body))
     if section.spec.commend:
-        story.append(Paragraph("通报表扬：", body))
+        story.append(Paragraph(gettext("通报表扬："), body))
         for u in section.praised:
             story.append(
                 Paragraph(
-                    f"{_who(section, u)}：综合得分 {u.score}，等级 {u.grade}，排名第 {u.rank}。",
+                    gettext("%(name)s：综合得分 %(score)s，等级 %(grade)s，排名第 %(rank)s。")
+                    % {
+                        "name": _who(section, u),
+                        "score": u.score,
+                        "grade": u.grade,
+                        "rank": u.rank,
+                    },
                     body,
                 )
             )
         if not section.praised:
-            story.append(Paragraph("本期无。", body))
-        story.append(Paragraph("通报批评：", body))
+            story.append(Paragraph(gettext("本期无。"), body))
+        story.append(Paragraph(gettext("通报批评："), body))
         for u in section.criticised:
             story.append(
                 Paragraph(
-                    f"{_who(section, u)}：综合得分 {u.score}，等级 {u.grade}，排名第 {u.rank}，"
-                    "请对照考评指标查找差距，限期整改。",
+                    gettext(
+                        "%(name)s：综合得分 %(score)s，等级 %(grade)s，排名第 %(rank)s，"
+                        "请对照考评指标查找差距，限期整改。"
+                    )
+                    % {
+                        "name": _who(section, u),
+                        "score": u.score,
+                        "grade": u.grade,
+                        "rank": u.rank,
+                    },
                     body,
                 )
             )
         if not section.criticised:
-            story.append(Paragraph("本期无。", body))
+            story.append(Paragraph(gettext("本期无。"), body))
     return story
 
 
@@ -527,23 +584,31 @@ def criticism_draft(
     """The text of a draft criticism notice (责任追究), for a person to edit and sign."""
     parts = []
     if overdue:
-        parts.append(f"超期 {overdue} 件次")
+        parts.append(gettext("超期 %(n)s 件次") % {"n": overdue})
     if returned:
-        parts.append(f"回退（推诿）{returned} 件次")
+        parts.append(gettext("回退（推诿）%(n)s 件次") % {"n": returned})
     if reworks:
-        parts.append(f"返工 {reworks} 件次")
-    facts = "、".join(parts) or "无超期、回退、返工记录"
-    return (
-        f"关于对{unit_name}的通报批评（草稿）\n\n"
-        f"{unit_name}：\n"
-        f"经城市运行管理服务平台案件流转记录核查，{period_label}你单位{facts}，"
+        parts.append(gettext("返工 %(n)s 件次") % {"n": reworks})
+    facts = gettext("、").join(parts) or gettext("无超期、回退、返工记录")
+    today = timezone.localdate()
+    return gettext(
+        "关于对%(unit)s的通报批评（草稿）\n\n"
+        "%(unit)s：\n"
+        "经城市运行管理服务平台案件流转记录核查，%(period)s你单位%(facts)s，"
         "影响了城市管理问题的及时处置。现予以通报批评。\n"
         "请你单位于收到本通报之日起5个工作日内，逐件查明原因，落实整改措施，"
         "明确责任人，并将整改情况书面报送城市运行管理服务中心。\n\n"
         "附件：相关案件清单（见平台责任追究页面，可逐件查阅流转记录）\n\n"
         "城市运行管理服务中心\n"
-        f"{timezone.localdate():%Y年%m月%d日}"
-    )
+        "%(year)s年%(month)02d月%(day)02d日"
+    ) % {
+        "unit": unit_name,
+        "period": period_label,
+        "facts": facts,
+        "year": today.year,
+        "month": today.month,
+        "day": today.day,
+    }
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from gridcity.cases.models import Case
@@ -55,7 +56,7 @@ def _period(request: HttpRequest) -> str:
 
 def _board_only(request):
     if not may_view_board(request.user):
-        raise PermissionDenied("您的角色不能查看综合评价排名")
+        raise PermissionDenied(gettext("您的角色不能查看综合评价排名"))
 
 
 def _level(request: HttpRequest, default: int) -> int:
@@ -90,7 +91,7 @@ def board(request: HttpRequest) -> HttpResponse:
     period = _period(request)
     unit_type = request.GET.get("unit_type", "department")
     if unit_type not in UNIT_TYPE_LABELS:
-        raise Http404("未知的评价对象")
+        raise Http404(gettext("未知的评价对象"))
     level = _level(request, 2)
     r = get_ranking(period, unit_type)
     units = [u for u in r.units if unit_type != "area" or u.unit.level == level]
@@ -113,8 +114,8 @@ def board(request: HttpRequest) -> HttpResponse:
             "period": period,
             "unit_type": unit_type,
             "level": level,
-            "unit_types": UNIT_TYPE_LABELS.items(),
-            "columns": [(k, INDICATORS[k].name) for k in keys],
+            "unit_types": [(k, gettext(label)) for k, label in UNIT_TYPE_LABELS.items()],
+            "columns": [(k, gettext(INDICATORS[k].name)) for k in keys],
             "drill": reverse("evaluation:drilldown"),
             # Cells hold few cases a month: a quarter or a year ranks more of them.
             "longer": [f"{start.year}-Q{(start.month - 1) // 3 + 1}", str(start.year)],
@@ -127,9 +128,9 @@ def board(request: HttpRequest) -> HttpResponse:
 def drill_page(request: HttpRequest) -> HttpResponse:
     key, unit_type, unit = (request.GET.get(k, "") for k in ("indicator", "unit_type", "unit"))
     if key not in INDICATORS or unit_type not in UNIT_TYPE_LABELS or not unit.isdigit():
-        raise Http404("参数无效")
+        raise Http404(gettext("参数无效"))
     if not may_view(request.user, unit_type, unit):
-        raise PermissionDenied("无权查看")
+        raise PermissionDenied(gettext("无权查看"))
     period = _period(request)
     page = request.GET.get("page", "1")
     d = drilldown(key, unit_type, unit, period, int(page) if page.isdigit() else 1)
@@ -180,16 +181,17 @@ def _svg_trend(points: list[tuple[str, Decimal | None]]) -> str:
 @login_required
 def scorecard(request: HttpRequest, unit_type: str, unit: str) -> HttpResponse:
     if unit_type not in UNIT_TYPE_LABELS or not may_view(request.user, unit_type, unit):
-        raise PermissionDenied("无权查看")
+        raise PermissionDenied(gettext("无权查看"))
     period = parse_period(_period(request))
     r = get_ranking(period.key, unit_type)
     me = next((u for u in r.units if u.unit.key == unit), None)
     if me is None:
-        raise Http404("评价对象不存在")
+        raise Http404(gettext("评价对象不存在"))
     trend = []
     for i in range(5, -1, -1):
         p = period.previous(i) if i else period
-        ru = next((u for u in get_ranking(p.key, unit_type).units if u.unit.key == unit), None)
+        ranking = get_ranking(p.key, unit_type) if i else r  # this period's is at hand
+        ru = next((u for u in ranking.units if u.unit.key == unit), None)
         trend.append((p.key, ru.score if ru else None))
     last_day = period.end - timedelta(days=1)
     deductions = []
@@ -208,9 +210,9 @@ def scorecard(request: HttpRequest, unit_type: str, unit: str) -> HttpResponse:
             "deductions": deductions,
             "period": period.key,
             "unit_type": unit_type,
-            "type_label": UNIT_TYPE_LABELS[unit_type],
+            "type_label": gettext(UNIT_TYPE_LABELS[unit_type]),
             "figures": [(INDICATORS[k], f) for k, f in me.figures.items()],
-            "lines": [(INDICATORS[ln.indicator].name, ln) for ln in me.lines],
+            "lines": [(gettext(INDICATORS[ln.indicator].name), ln) for ln in me.lines],
             "trend": _svg_trend(trend),
         },
     )
@@ -261,7 +263,7 @@ def area_map(request: HttpRequest) -> HttpResponse:
 def accountability(request: HttpRequest, dept: str) -> HttpResponse:
     """A department's overdue, returned and reworked cases month by month, and a draft notice."""
     if not may_view(request.user, "department", dept):
-        raise PermissionDenied("无权查看")
+        raise PermissionDenied(gettext("无权查看"))
     period = parse_period(_period(request))
     if period.kind != "month":
         period = parse_period(month_key(period.start))
@@ -337,11 +339,11 @@ def file_appeal(request: HttpRequest) -> HttpResponse:
     case = Case.objects.filter(number=request.POST.get("case", "").strip()).first()
     try:
         if case is None:
-            raise CaseError("案件不存在")
+            raise CaseError(gettext("案件不存在"))
         actions.do_file_appeal(
             case, acting_user=request.user, reason=request.POST.get("reason", "")
         )
-        messages.success(request, "申诉已提交，待指挥中心初审")
+        messages.success(request, gettext("申诉已提交，待指挥中心初审"))
     except CaseError as exc:
         messages.error(request, exc.message)
     return redirect("evaluation:appeals")
@@ -357,7 +359,7 @@ def review_appeal(request: HttpRequest, pk: int) -> HttpResponse:
             approve=request.POST.get("decision") == "approve",
             note=request.POST.get("note", ""),
         )
-        messages.success(request, "已审核")
+        messages.success(request, gettext("已审核"))
     except CaseError as exc:
         messages.error(request, exc.message)
     return redirect("evaluation:appeals")
@@ -370,13 +372,14 @@ def close_period(request: HttpRequest) -> HttpResponse:
     try:
         if request.POST.get("step") == "publish":
             actions.do_publish_period(period, acting_user=request.user)
-            messages.success(request, "已发布")
+            messages.success(request, gettext("已发布"))
         elif tasks.request_freeze(period, acting_user=request.user) is None:
             messages.success(
-                request, "本期考评事实较多，已转入后台冻结（约需一两分钟），完成后本页显示“已冻结”"
+                request,
+                gettext("本期考评事实较多，已转入后台冻结（约需一两分钟），完成后本页显示“已冻结”"),
             )
         else:
-            messages.success(request, "已冻结：本期数字不再随案件变化")
+            messages.success(request, gettext("已冻结：本期数字不再随案件变化"))
     except CaseError as exc:
         messages.error(request, exc.message)
     return redirect(f"/evaluation/?period={period}")
@@ -390,7 +393,7 @@ def bulletin(request: HttpRequest, period: str, fmt: str) -> HttpResponse:
     except ValueError as exc:
         raise Http404(str(exc)) from exc
     if fmt not in ("xlsx", "pdf"):
-        raise Http404("格式应为 xlsx 或 pdf")
+        raise Http404(gettext("格式应为 xlsx 或 pdf"))
     if fmt == "xlsx":
         body = bulletin_xlsx(period)
         ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

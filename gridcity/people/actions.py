@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from gridcity.accounts import audit
 from gridcity.accounts.models import Department, DepartmentKind, Role, User
@@ -32,6 +33,8 @@ from gridcity.people import track
 from gridcity.people.models import (
     ActivityKind,
     AnnualRecord,
+    CheckIn,
+    CheckInKind,
     CivilisedFamily,
     Commendation,
     ManagerProfile,
@@ -71,13 +74,13 @@ ORGANISER_ROLES = {Role.LEADER, Role.ADMIN, Role.SHIFT_LEAD}
 def _check_key(key: str) -> str:
     key = (key or "").strip()
     if not key or len(key) > 64:
-        raise InvalidInput("巡查标识应为1–64个字符", field="key")
+        raise InvalidInput(gettext("巡查标识应为1–64个字符"), field="key")
     return key
 
 
 def _aware(t: datetime, name: str) -> datetime:
     if timezone.is_naive(t):
-        raise InvalidInput("时间须带时区（如 +08:00）", field=name)
+        raise InvalidInput(gettext("时间须带时区（如 +08:00）"), field=name)
     return t
 
 
@@ -87,11 +90,11 @@ def do_start_patrol(
     """Open a patrol, or return the one this key already opened (a retried start)."""
     key = _check_key(key)
     if effective_role(acting_user) not in {Role.INSPECTOR, Role.ADMIN}:
-        raise Forbidden("只有网格员可以开始巡查")
+        raise Forbidden(gettext("只有网格员可以开始巡查"))
     now = timezone.now()
     started_at = _aware(started_at, "started_at") if started_at else now
     if started_at > now + FUTURE_SLACK:
-        raise InvalidInput("开始时间晚于当前时间", field="started_at")
+        raise InvalidInput(gettext("开始时间晚于当前时间"), field="started_at")
     existing = Patrol.objects.filter(key=key).first()
     if existing is not None:
         return _own(existing, acting_user), False
@@ -113,14 +116,14 @@ def do_start_patrol(
 
 def _own(patrol: Patrol, user: User) -> Patrol:
     if patrol.manager_id != user.pk:
-        raise Forbidden("这不是您的巡查", field="key")
+        raise Forbidden(gettext("这不是您的巡查"), field="key")
     return patrol
 
 
 def patrol_for(key: str, user: User) -> Patrol:
     patrol = Patrol.objects.filter(key=key).first()
     if patrol is None:
-        raise NotFound("巡查不存在", field="key")
+        raise NotFound(gettext("巡查不存在"), field="key")
     return _own(patrol, user)
 
 
@@ -142,24 +145,27 @@ class PointsResult:
 
 def _check_point(i: int, p: PointIn, now: datetime) -> None:
     if p.seq < 0 or p.seq > 10_000_000:
-        raise InvalidInput("序号应为非负整数", field=f"points[{i}].seq")
+        raise InvalidInput(gettext("序号应为非负整数"), field=f"points[{i}].seq")
     _aware(p.t, f"points[{i}].t")
     if p.t > now + FUTURE_SLACK:
-        raise InvalidInput("定位时间晚于当前时间", field=f"points[{i}].t")
+        raise InvalidInput(gettext("定位时间晚于当前时间"), field=f"points[{i}].t")
     for name, v, lim in (("lon", p.lon, 180), ("lat", p.lat, 90)):
         if not isinstance(v, int | float) or not math.isfinite(v) or abs(v) > lim:
             raise InvalidInput(
-                f"{'经度' if name == 'lon' else '纬度'}超出范围", field=f"points[{i}].{name}"
+                gettext("经度超出范围") if name == "lon" else gettext("纬度超出范围"),
+                field=f"points[{i}].{name}",
             )
     if p.accuracy is not None and (not math.isfinite(p.accuracy) or p.accuracy < 0):
-        raise InvalidInput("定位精度应为非负数", field=f"points[{i}].accuracy")
+        raise InvalidInput(gettext("定位精度应为非负数"), field=f"points[{i}].accuracy")
 
 
 def do_record_points(key: str, points: list[PointIn], *, acting_user: User) -> PointsResult:
     """Store a batch of fixes. A fix is identified by its sequence number within the patrol,
     so a batch sent twice (lost answer, offline resend) stores every fix once."""
     if len(points) > MAX_POINTS_PER_BATCH:
-        raise InvalidInput(f"一批最多 {MAX_POINTS_PER_BATCH} 个点", field="points")
+        raise InvalidInput(
+            gettext("一批最多 %(n)s 个点") % {"n": MAX_POINTS_PER_BATCH}, field="points"
+        )
     now = timezone.now()
     for i, p in enumerate(points):
         _check_point(i, p, now)
@@ -209,7 +215,7 @@ def do_end_patrol(
         if patrol.status == PatrolStatus.ENDED:
             return patrol, False
         if ended_at < patrol.started_at:
-            raise InvalidInput("结束时间早于开始时间", field="ended_at")
+            raise InvalidInput(gettext("结束时间早于开始时间"), field="ended_at")
         patrol.status = PatrolStatus.ENDED
         patrol.ended_at = min(ended_at, now + FUTURE_SLACK)
         _recompute(patrol)
@@ -264,6 +270,86 @@ def _recompute(patrol: Patrol) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Check-ins (打卡)
+
+# A check-in queued on a phone that stayed offline for a week is still accepted; an older one
+# is more likely a wrong clock than a real day's work.
+MAX_CHECKIN_AGE = timedelta(days=7)
+
+
+def do_check_in(
+    *,
+    client_key: str,
+    kind: str,
+    lon: float,
+    lat: float,
+    at: datetime,
+    acting_user: User,
+    received_at: datetime | None = None,
+) -> tuple[CheckIn, bool]:
+    """Record a check-in or check-out from the phone. The phone's key makes a resend (lost
+    answer, offline outbox) return the check-in it already made, whatever its age.
+    `received_at` (default now) is when the server heard of it: the demo's history sets it."""
+    client_key = (client_key or "").strip()
+    # Control characters (a NUL above all, which PostgreSQL refuses) are never in a phone's key.
+    if not client_key or len(client_key) > 64 or not client_key.isprintable():
+        raise InvalidInput(gettext("打卡标识应为1–64个字符"), field="client_key")
+    if effective_role(acting_user) not in {Role.INSPECTOR, Role.ADMIN}:
+        raise Forbidden(gettext("只有网格员可以打卡"))
+    existing = CheckIn.objects.filter(client_key=client_key).first()
+    if existing is not None:
+        return _own_checkin(existing, acting_user), False
+    if kind not in CheckInKind.values:
+        raise InvalidInput(gettext("打卡类型应为 in（上班）或 out（下班）"), field="kind")
+    for name, v, lim in (("lon", lon, 180), ("lat", lat, 90)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise InvalidInput(gettext("应为数字"), field=name)
+        if abs(v) > lim:
+            raise InvalidInput(
+                gettext("经度超出范围") if name == "lon" else gettext("纬度超出范围"), field=name
+            )
+    if not isinstance(at, datetime) or timezone.is_naive(at):
+        raise InvalidInput(gettext("时间须带时区（如 +08:00）"), field="at")
+    now = received_at or timezone.now()
+    if at > now + FUTURE_SLACK:
+        raise InvalidInput(gettext("打卡时间晚于当前时间，请检查手机时间"), field="at")
+    if at < now - MAX_CHECKIN_AGE:
+        raise InvalidInput(gettext("打卡时间早于7天前，不能补打"), field="at")
+    try:
+        with transaction.atomic():
+            checkin = CheckIn.objects.create(
+                client_key=client_key,
+                manager=acting_user,
+                kind=kind,
+                lon=float(lon),
+                lat=float(lat),
+                at=at,
+                received_at=now,
+            )
+    except IntegrityError:
+        # Two copies of the same check-in raced; the other one stored it.
+        return _own_checkin(CheckIn.objects.get(client_key=client_key), acting_user), False
+    return checkin, True
+
+
+def _own_checkin(checkin: CheckIn, user: User) -> CheckIn:
+    # A 409, not a 403: an outbox retries a 403 (an expired login) but must drop this one.
+    if checkin.manager_id != user.pk:
+        raise Conflict(gettext("该打卡标识已被他人使用"), field="client_key")
+    return checkin
+
+
+def checkins_of_day(user: User, day: date) -> list[CheckIn]:
+    """The user's own check-ins of one local day, in time order."""
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    return list(
+        CheckIn.objects.filter(
+            manager=user, at__gte=start, at__lt=start + timedelta(days=1)
+        ).order_by("at", "pk")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Community pairing
 
 
@@ -313,23 +399,23 @@ def do_record_visit(
     """Record a visit; each problem found becomes a case (through the intake action, so it
     is located, filed and dispatched like any other) or a ledger row of the pair."""
     if not may_record_visit(acting_user, pairing):
-        raise Forbidden("只有包联领导、包联单位或中心领导可以记录走访")
+        raise Forbidden(gettext("只有包联领导、包联单位或中心领导可以记录走访"))
     if not data.people.strip():
-        raise InvalidInput("请填写参加人员", field="people")
+        raise InvalidInput(gettext("请填写参加人员"), field="people")
     if data.visited_on > timezone.localdate(now):
-        raise InvalidInput("走访日期不能晚于今天", field="visited_on")
+        raise InvalidInput(gettext("走访日期不能晚于今天"), field="visited_on")
     if data.visited_on < pairing.starts_on or (
         pairing.ends_on and data.visited_on > pairing.ends_on
     ):
-        raise InvalidInput("走访日期不在包联期限内", field="visited_on")
+        raise InvalidInput(gettext("走访日期不在包联期限内"), field="visited_on")
     checked = check_photos(data.photos)
     for i, p in enumerate(data.problems):
         if not p.description.strip():
-            raise InvalidInput("请描述发现的问题", field=f"problems[{i}].description")
+            raise InvalidInput(gettext("请描述发现的问题"), field=f"problems[{i}].description")
         if p.route not in ProblemRoute.values:
-            raise InvalidInput("请选择处理方式", field=f"problems[{i}].route")
+            raise InvalidInput(gettext("请选择处理方式"), field=f"problems[{i}].route")
         if p.route == ProblemRoute.CASE and p.category is None:
-            raise InvalidInput("转为案件须选择问题类别", field=f"problems[{i}].category")
+            raise InvalidInput(gettext("转为案件须选择问题类别"), field=f"problems[{i}].category")
     with transaction.atomic():
         visit = PairingVisit.objects.create(
             pairing=pairing,
@@ -382,17 +468,17 @@ def do_resolve_problem(
 ) -> VisitProblem:
     """Sign off (销号) a ledger row; a problem that became a case closes with its case."""
     if problem.route != ProblemRoute.LEDGER:
-        raise Conflict("已转为案件的问题随案件结案，不能在台账销号")
+        raise Conflict(gettext("已转为案件的问题随案件结案，不能在台账销号"))
     if not may_record_visit(acting_user, problem.visit.pairing):
-        raise Forbidden("无权销号")
+        raise Forbidden(gettext("无权销号"))
     if not measures.strip():
-        raise InvalidInput("请填写整改措施", field="measures")
+        raise InvalidInput(gettext("请填写整改措施"), field="measures")
     with transaction.atomic():
         n = VisitProblem.objects.filter(pk=problem.pk, resolved_at__isnull=True).update(
             measures=measures.strip(), resolved_at=(now or timezone.now())
         )
         if n != 1:
-            raise Conflict("该问题已销号")
+            raise Conflict(gettext("该问题已销号"))
         audit.record(
             problem.visit.pairing,
             "resolve_problem",
@@ -426,44 +512,63 @@ def do_assess_pairing(
     """Score one quarter against the sheet; the result joins the paired person's or unit's
     annual record."""
     if effective_role(acting_user) not in ASSESSOR_ROLES:
-        raise Forbidden("只有领导或管理员可以考核")
+        raise Forbidden(gettext("只有领导或管理员可以考核"))
     if quarter not in (1, 2, 3, 4):
-        raise InvalidInput("季度应为 1–4", field="quarter")
+        raise InvalidInput(gettext("季度应为 1–4"), field="quarter")
     if not 2000 <= year <= 2100:
-        raise InvalidInput("年度无效", field="year")
+        raise InvalidInput(gettext("年度无效"), field="year")
     today = timezone.localdate(now)
     if (year, quarter) > (today.year, (today.month - 1) // 3 + 1):
-        raise InvalidInput(f"{year}年第{quarter}季度尚未开始，不能考核", field="quarter")
+        raise InvalidInput(
+            gettext("%(year)s年第%(quarter)s季度尚未开始，不能考核")
+            % {"year": year, "quarter": quarter},
+            field="quarter",
+        )
     q_first = date(year, 3 * quarter - 2, 1)
     q_last = (date(year, 3 * quarter + 1, 1) if quarter < 4 else date(year + 1, 1, 1)) - timedelta(
         days=1
     )
     if pairing.starts_on > q_last or (pairing.ends_on and pairing.ends_on < q_first):
-        raise InvalidInput(f"{year}年第{quarter}季度不在包联期限内", field="quarter")
+        raise InvalidInput(
+            gettext("%(year)s年第%(quarter)s季度不在包联期限内")
+            % {"year": year, "quarter": quarter},
+            field="quarter",
+        )
     if not sheet.is_active:
-        raise InvalidInput("该评分表已停用，请选择启用的评分表", field="sheet")
+        raise InvalidInput(gettext("该评分表已停用，请选择启用的评分表"), field="sheet")
     clean: dict[str, float] = {}
     for item in sheet.items:
         name, top = item["name"], float(item["max"])
         raw = scores.get(name)
         if raw is None or raw == "":
-            raise InvalidInput(f"「{name}」未打分", field=f"scores.{name}")
+            raise InvalidInput(
+                gettext("「%(item)s」未打分") % {"item": name}, field=f"scores.{name}"
+            )
         try:
             v = float(raw)
         except (TypeError, ValueError):
-            raise InvalidInput(f"「{name}」应为数字", field=f"scores.{name}") from None
+            raise InvalidInput(
+                gettext("「%(item)s」应为数字") % {"item": name}, field=f"scores.{name}"
+            ) from None
         if not math.isfinite(v) or v < 0 or v > top:
-            raise InvalidInput(f"「{name}」应在 0–{top:g} 分之间", field=f"scores.{name}")
+            raise InvalidInput(
+                gettext("「%(item)s」应在 0–%(top)s 分之间") % {"item": name, "top": f"{top:g}"},
+                field=f"scores.{name}",
+            )
         clean[name] = v
     unknown = set(scores) - set(clean)
     if unknown:
-        raise InvalidInput(f"评分表中没有「{sorted(unknown)[0]}」", field="scores")
+        raise InvalidInput(
+            gettext("评分表中没有「%(item)s」") % {"item": sorted(unknown)[0]}, field="scores"
+        )
     total = sum(clean.values())
     full = sheet.full_marks or 1.0
     with transaction.atomic():
         Pairing.objects.select_for_update().get(pk=pairing.pk)
         if PairingAssessment.objects.filter(pairing=pairing, year=year, quarter=quarter).exists():
-            raise Conflict(f"{year}年第{quarter}季度已考核")
+            raise Conflict(
+                gettext("%(year)s年第%(quarter)s季度已考核") % {"year": year, "quarter": quarter}
+            )
         if pairing.leader_id:
             record, _ = AnnualRecord.objects.get_or_create(user_id=pairing.leader_id, year=year)
         else:
@@ -500,20 +605,20 @@ def do_assess_pairing(
 # Surveys
 
 SURVEY_QUESTIONS = [
-    ("awareness", "知晓程度"),
-    ("participation", "参与程度"),
-    ("support", "支持程度"),
+    ("awareness", gettext_noop("知晓程度")),
+    ("participation", gettext_noop("参与程度")),
+    ("support", gettext_noop("支持程度")),
 ]
 
 
 def do_answer_survey(survey: Survey, *, community_code: str, answers: dict) -> SurveyResponse:
     if not survey.is_open:
-        raise Conflict("该调查已结束")
+        raise Conflict(gettext("该调查已结束"))
     community = Area.objects.filter(
         code=community_code, level=AreaLevel.COMMUNITY, is_active=True
     ).first()
     if community is None:
-        raise InvalidInput("请选择所在村(社区)", field="community")
+        raise InvalidInput(gettext("请选择所在村(社区)"), field="community")
     values = {}
     for name, label in SURVEY_QUESTIONS:
         raw = answers.get(name)
@@ -521,11 +626,15 @@ def do_answer_survey(survey: Survey, *, community_code: str, answers: dict) -> S
             v = int(str(raw).strip())
         except (TypeError, ValueError):
             raise InvalidInput(
-                f"「{label}」请选择 1–{survey.scale_max} 之间的分值", field=name
+                gettext("「%(question)s」请选择 1–%(top)s 之间的分值")
+                % {"question": gettext(label), "top": survey.scale_max},
+                field=name,
             ) from None
         if not 1 <= v <= survey.scale_max:
             raise InvalidInput(
-                f"「{label}」的回答应在 1–{survey.scale_max} 之间，收到的是 {v}", field=name
+                gettext("「%(question)s」的回答应在 1–%(top)s 之间，收到的是 %(value)s")
+                % {"question": gettext(label), "top": survey.scale_max, "value": v},
+                field=name,
             )
         values[name] = v
     return SurveyResponse.objects.create(survey=survey, community=community, **values)
@@ -573,9 +682,11 @@ def _clean_text(value: str, limit: int, label: str, name: str, *, required: bool
     # village rules are paragraphs and keep their line breaks.
     value = clean_text(value, multiline=limit > 200)
     if required and not value:
-        raise InvalidInput(f"请填写{label}", field=name)
+        raise InvalidInput(gettext("请填写%(label)s") % {"label": label}, field=name)
     if len(value) > limit:
-        raise InvalidInput(f"{label}最多 {limit} 个字", field=name)
+        raise InvalidInput(
+            gettext("%(label)s最多 %(n)s 个字") % {"label": label, "n": limit}, field=name
+        )
     return value
 
 
@@ -583,9 +694,9 @@ def _visits_per_month(value) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput("每月应走访次数应为整数", field="visits_per_month") from None
+        raise InvalidInput(gettext("每月应走访次数应为整数"), field="visits_per_month") from None
     if not 1 <= n <= 31:
-        raise InvalidInput("每月应走访次数应在 1–31 之间", field="visits_per_month")
+        raise InvalidInput(gettext("每月应走访次数应在 1–31 之间"), field="visits_per_month")
     return n
 
 
@@ -604,17 +715,17 @@ def do_create_pairing(
 ) -> Pairing:
     """Pair a leader or a department with a village or community for a period. The same
     subject may not be paired twice with one community over overlapping periods."""
-    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以建立包村居结对")
+    _require(acting_user, ASSESSOR_ROLES, gettext("只有领导或管理员可以建立包村居结对"))
     if (leader is None) == (department is None):
-        raise InvalidInput("请选择包联领导或包联单位（二选一）", field="leader")
+        raise InvalidInput(gettext("请选择包联领导或包联单位（二选一）"), field="leader")
     if leader is not None and not leader.is_active:
-        raise InvalidInput("该用户已停用", field="leader")
+        raise InvalidInput(gettext("该用户已停用"), field="leader")
     if community is None or community.level != AreaLevel.COMMUNITY or not community.is_active:
-        raise InvalidInput("请选择村(社区)", field="community")
+        raise InvalidInput(gettext("请选择村(社区)"), field="community")
     if ends_on is not None and ends_on < starts_on:
-        raise InvalidInput("结束日期不能早于开始日期", field="ends_on")
-    tasks = _clean_text(tasks, 2000, "包联任务", "tasks")
-    requirements = _clean_text(requirements, 2000, "工作要求", "requirements")
+        raise InvalidInput(gettext("结束日期不能早于开始日期"), field="ends_on")
+    tasks = _clean_text(tasks, 2000, gettext("包联任务"), "tasks")
+    requirements = _clean_text(requirements, 2000, gettext("工作要求"), "requirements")
     per_month = _visits_per_month(visits_per_month)
     with transaction.atomic():
         # Lock the community so two leaders' simultaneous forms cannot both pass the overlap check.
@@ -627,7 +738,11 @@ def do_create_pairing(
             overlapping = overlapping.filter(starts_on__lte=ends_on)
         if overlapping.exists():
             who = str(leader or department)
-            raise Conflict(f"{who}与{community.name}在该期限内已有结对", field="community")
+            raise Conflict(
+                gettext("%(who)s与%(community)s在该期限内已有结对")
+                % {"who": who, "community": community.name},
+                field="community",
+            )
         pairing = Pairing.objects.create(
             leader=leader,
             department=department,
@@ -666,17 +781,19 @@ def do_update_pairing(
 ) -> Pairing:
     """Change the tasks, the requirements, the visit frequency or the planned end of a pairing
     that is still running (a pairing ended early is closed with do_end_pairing)."""
-    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以修改结对")
-    tasks = _clean_text(tasks, 2000, "包联任务", "tasks")
-    requirements = _clean_text(requirements, 2000, "工作要求", "requirements")
+    _require(acting_user, ASSESSOR_ROLES, gettext("只有领导或管理员可以修改结对"))
+    tasks = _clean_text(tasks, 2000, gettext("包联任务"), "tasks")
+    requirements = _clean_text(requirements, 2000, gettext("工作要求"), "requirements")
     per_month = _visits_per_month(visits_per_month)
     today = timezone.localdate()
     with transaction.atomic():
         pairing = Pairing.objects.select_for_update().get(pk=pairing.pk)
         if pairing.ends_on is not None and pairing.ends_on < today:
-            raise Conflict("结对已结束，不能修改")
+            raise Conflict(gettext("结对已结束，不能修改"))
         if ends_on is not None and ends_on < max(pairing.starts_on, today):
-            raise InvalidInput("计划结束日期不能早于今天；提前结束请用“结束结对”", field="ends_on")
+            raise InvalidInput(
+                gettext("计划结束日期不能早于今天；提前结束请用“结束结对”"), field="ends_on"
+            )
         new = {
             "tasks": tasks,
             "requirements": requirements,
@@ -709,23 +826,26 @@ def do_end_pairing(
     pairing: Pairing, *, ends_on: date | None = None, reason: str, acting_user: User
 ) -> Pairing:
     """End a pairing on a day (today by default): no visit or assessment after it."""
-    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以结束结对")
-    reason = _clean_text(reason, 300, "结束原因", "reason", required=True)
+    _require(acting_user, ASSESSOR_ROLES, gettext("只有领导或管理员可以结束结对"))
+    reason = _clean_text(reason, 300, gettext("结束原因"), "reason", required=True)
     today = timezone.localdate()
     ends_on = ends_on or today
     if ends_on > today:
         raise InvalidInput(
-            "结束日期不能晚于今天；计划结束日期请在“修改结对”中设置", field="ends_on"
+            gettext("结束日期不能晚于今天；计划结束日期请在“修改结对”中设置"), field="ends_on"
         )
     with transaction.atomic():
         pairing = Pairing.objects.select_for_update().get(pk=pairing.pk)
         if pairing.ends_on is not None and pairing.ends_on < today:
-            raise Conflict(f"结对已于 {pairing.ends_on} 结束")
+            raise Conflict(gettext("结对已于 %(day)s 结束") % {"day": pairing.ends_on})
         if ends_on < pairing.starts_on:
-            raise InvalidInput("结束日期不能早于开始日期", field="ends_on")
+            raise InvalidInput(gettext("结束日期不能早于开始日期"), field="ends_on")
         last_visit = pairing.visits.order_by("-visited_on").values_list("visited_on", flat=True)
         if last_visit and last_visit[0] > ends_on:
-            raise InvalidInput(f"{last_visit[0]} 还有走访记录，结束日期不能早于它", field="ends_on")
+            raise InvalidInput(
+                gettext("%(day)s 还有走访记录，结束日期不能早于它") % {"day": last_visit[0]},
+                field="ends_on",
+            )
         pairing.ends_on = ends_on
         pairing.save(update_fields=["ends_on"])
         audit.record(
@@ -744,23 +864,31 @@ def _score_items(items: list[tuple[str, object]]) -> list[dict]:
     for i, (name, top) in enumerate(items):
         name = (name or "").strip()
         if not name:
-            raise InvalidInput(f"第 {i + 1} 项缺少名称", field="items")
+            raise InvalidInput(gettext("第 %(n)s 项缺少名称") % {"n": i + 1}, field="items")
         if len(name) > 50:
-            raise InvalidInput(f"评分项「{name[:20]}…」名称过长（最多 50 字）", field="items")
+            raise InvalidInput(
+                gettext("评分项「%(item)s…」名称过长（最多 50 字）") % {"item": name[:20]},
+                field="items",
+            )
         if name in seen:
-            raise InvalidInput(f"评分项「{name}」重复", field="items")
+            raise InvalidInput(gettext("评分项「%(item)s」重复") % {"item": name}, field="items")
         try:
             v = float(top)
         except (TypeError, ValueError):
-            raise InvalidInput(f"评分项「{name}」的满分应为数字", field="items") from None
+            raise InvalidInput(
+                gettext("评分项「%(item)s」的满分应为数字") % {"item": name}, field="items"
+            ) from None
         if not math.isfinite(v) or not 0 < v <= 1000:
-            raise InvalidInput(f"评分项「{name}」的满分应大于 0、不超过 1000", field="items")
+            raise InvalidInput(
+                gettext("评分项「%(item)s」的满分应大于 0、不超过 1000") % {"item": name},
+                field="items",
+            )
         seen.add(name)
         clean.append({"name": name, "max": int(v) if v.is_integer() else v})
     if not clean:
-        raise InvalidInput("评分表至少要有一个评分项", field="items")
+        raise InvalidInput(gettext("评分表至少要有一个评分项"), field="items")
     if len(clean) > 30:
-        raise InvalidInput("评分表最多 30 个评分项", field="items")
+        raise InvalidInput(gettext("评分表最多 30 个评分项"), field="items")
     return clean
 
 
@@ -768,12 +896,12 @@ def do_create_score_sheet(
     *, name: str, items: list[tuple[str, object]], acting_user: User, now: datetime | None = None
 ) -> ScoreSheet:
     """The centre's assessment criteria: named items with their full marks."""
-    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以制定考核评分表")
-    name = _clean_text(name, 100, "评分表名称", "name", required=True)
+    _require(acting_user, ASSESSOR_ROLES, gettext("只有领导或管理员可以制定考核评分表"))
+    name = _clean_text(name, 100, gettext("评分表名称"), "name", required=True)
     clean = _score_items(items)
     with transaction.atomic():
         if ScoreSheet.objects.filter(name=name, is_active=True).exists():
-            raise Conflict(f"已有启用的评分表「{name}」", field="name")
+            raise Conflict(gettext("已有启用的评分表「%(name)s」") % {"name": name}, field="name")
         sheet = ScoreSheet.objects.create(name=name, items=clean)
         audit.record(
             sheet,
@@ -788,7 +916,7 @@ def do_create_score_sheet(
 
 def do_set_score_sheet_active(sheet: ScoreSheet, *, active: bool, acting_user: User) -> ScoreSheet:
     """Retire a sheet (assessments already made with it keep it) or bring it back."""
-    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以停用或启用评分表")
+    _require(acting_user, ASSESSOR_ROLES, gettext("只有领导或管理员可以停用或启用评分表"))
     with transaction.atomic():
         sheet = ScoreSheet.objects.select_for_update().get(pk=sheet.pk)
         if sheet.is_active == active:
@@ -816,12 +944,12 @@ def do_compile_annual_record(
 ) -> AnnualRecord:
     """Compute and store the year's score and grade from its quarterly assessments; run again
     after a later quarter is assessed."""
-    _require(acting_user, ASSESSOR_ROLES, "只有领导或管理员可以计算年度绩效")
+    _require(acting_user, ASSESSOR_ROLES, gettext("只有领导或管理员可以计算年度绩效"))
     with transaction.atomic():
         record = AnnualRecord.objects.select_for_update().get(pk=record.pk)
         assessments = list(record.assessments.select_related("sheet"))
         if not assessments:
-            raise Conflict(f"{record.year}年度还没有季度考核，无法计算")
+            raise Conflict(gettext("%(year)s年度还没有季度考核，无法计算") % {"year": record.year})
         percentages = [100 * a.total / (a.sheet.full_marks or 1.0) for a in assessments]
         score, grade = annual_score(percentages)
         before = (record.score, record.grade)
@@ -869,19 +997,27 @@ def do_create_survey(
 ) -> Survey:
     """A questionnaire for the public: three questions answered on a scale, counted as
     知晓率, 参与率 and 支持率 per community."""
-    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以发起调查")
-    title = _clean_text(title, 200, "调查名称", "title", required=True)
+    _require(acting_user, ORGANISER_ROLES, gettext("只有中心领导、值班长或管理员可以发起调查"))
+    title = _clean_text(title, 200, gettext("调查名称"), "title", required=True)
     try:
         scale_max, positive_from = int(scale_max), int(positive_from)
     except (TypeError, ValueError):
-        raise InvalidInput("量表分值应为整数", field="scale_max") from None
+        raise InvalidInput(gettext("量表分值应为整数"), field="scale_max") from None
     if not 3 <= scale_max <= 10:
-        raise InvalidInput("量表最高分应在 3–10 之间", field="scale_max")
+        raise InvalidInput(gettext("量表最高分应在 3–10 之间"), field="scale_max")
     if not 2 <= positive_from <= scale_max:
-        raise InvalidInput(f"计为肯定的最低分应在 2–{scale_max} 之间", field="positive_from")
+        raise InvalidInput(
+            gettext("计为肯定的最低分应在 2–%(top)s 之间") % {"top": scale_max},
+            field="positive_from",
+        )
     wording = {}
     for name, label in SURVEY_QUESTIONS:
-        text = _clean_text((questions or {}).get(name, ""), 200, f"「{label}」题目", name)
+        text = _clean_text(
+            (questions or {}).get(name, ""),
+            200,
+            gettext("「%(question)s」题目") % {"question": gettext(label)},
+            name,
+        )
         wording[name] = text or f"您对本社区城市治理工作的{label}"
     with transaction.atomic():
         survey = Survey.objects.create(
@@ -899,11 +1035,11 @@ def do_create_survey(
 
 
 def do_close_survey(survey: Survey, *, acting_user: User) -> Survey:
-    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以结束调查")
+    _require(acting_user, ORGANISER_ROLES, gettext("只有中心领导、值班长或管理员可以结束调查"))
     with transaction.atomic():
         n = Survey.objects.filter(pk=survey.pk, is_open=True).update(is_open=False)
         if n != 1:
-            raise Conflict("该调查已结束")
+            raise Conflict(gettext("该调查已结束"))
         audit.record(
             survey,
             "close_survey",
@@ -950,20 +1086,20 @@ def do_record_activity(
     """An activity of a practice station, announced or held. Its photo goes on the public
     page, so only a copy stripped of every piece of metadata (EXIF GPS, camera) is stored."""
     if not may_record_activity(acting_user, community):
-        raise Forbidden("只有中心或所在街道的工作人员可以登记文明实践活动")
-    station = _clean_text(station, 100, "文明实践站", "station", required=True)
-    theme = _clean_text(theme, 200, "活动主题", "theme", required=True)
-    place = _clean_text(place, 200, "活动地点", "place", required=True)
+        raise Forbidden(gettext("只有中心或所在街道的工作人员可以登记文明实践活动"))
+    station = _clean_text(station, 100, gettext("文明实践站"), "station", required=True)
+    theme = _clean_text(theme, 200, gettext("活动主题"), "theme", required=True)
+    place = _clean_text(place, 200, gettext("活动地点"), "place", required=True)
     if kind not in ActivityKind.values:
-        raise InvalidInput("请选择活动类型", field="kind")
+        raise InvalidInput(gettext("请选择活动类型"), field="kind")
     _aware(held_at, "held_at")
     if community is not None and community.level != AreaLevel.COMMUNITY:
-        raise InvalidInput("请选择村(社区)", field="community")
+        raise InvalidInput(gettext("请选择村(社区)"), field="community")
     if attendance is not None:
         if attendance < 0 or attendance > 100_000:
-            raise InvalidInput("参与人数应为 0–100000 之间的整数", field="attendance")
+            raise InvalidInput(gettext("参与人数应为 0–100000 之间的整数"), field="attendance")
         if held_at > (now or timezone.now()):
-            raise InvalidInput("活动尚未举行，不能填写参与人数", field="attendance")
+            raise InvalidInput(gettext("活动尚未举行，不能填写参与人数"), field="attendance")
     checked = check_photos([photo], field="photo")[0] if photo else None
     with transaction.atomic():
         activity = StationActivity(
@@ -1010,20 +1146,20 @@ def do_create_training(
 ) -> TrainingSession:
     """A training course for the grid managers; a certifying course names the qualification
     each attendee gets."""
-    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以安排培训")
-    title = _clean_text(title, 200, "培训主题", "title", required=True)
-    place = _clean_text(place, 200, "地点", "place")
-    qualification = _clean_text(qualification, 200, "结业取得资格", "qualification")
+    _require(acting_user, ORGANISER_ROLES, gettext("只有中心领导、值班长或管理员可以安排培训"))
+    title = _clean_text(title, 200, gettext("培训主题"), "title", required=True)
+    place = _clean_text(place, 200, gettext("地点"), "place")
+    qualification = _clean_text(qualification, 200, gettext("结业取得资格"), "qualification")
     try:
         hrs = Decimal(str(hours)).quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError):
-        raise InvalidInput("学时应为数字，如 2 或 1.5", field="hours") from None
+        raise InvalidInput(gettext("学时应为数字，如 2 或 1.5"), field="hours") from None
     if not Decimal("0.5") <= hrs <= Decimal("99"):
-        raise InvalidInput("学时应在 0.5–99 之间", field="hours")
+        raise InvalidInput(gettext("学时应在 0.5–99 之间"), field="hours")
     if qualification_years is not None and not 1 <= qualification_years <= 20:
-        raise InvalidInput("资格有效期应在 1–20 年之间", field="qualification_years")
+        raise InvalidInput(gettext("资格有效期应在 1–20 年之间"), field="qualification_years")
     if qualification_years and not qualification:
-        raise InvalidInput("填写了有效期，请同时填写取得的资格", field="qualification")
+        raise InvalidInput(gettext("填写了有效期，请同时填写取得的资格"), field="qualification")
     with transaction.atomic():
         session = TrainingSession.objects.create(
             title=title,
@@ -1061,12 +1197,12 @@ def do_record_attendance(
     """Set who attended a course that has taken place. Each attendee gets a team record
     (ManagerProfile) if she had none and, for a certifying course, its qualification; one
     taken off the list loses the qualification this course gave her."""
-    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以登记培训签到")
+    _require(acting_user, ORGANISER_ROLES, gettext("只有中心领导、值班长或管理员可以登记培训签到"))
     if session.held_on > timezone.localdate(now):
-        raise InvalidInput("培训尚未举行，不能登记签到", field="attendees")
+        raise InvalidInput(gettext("培训尚未举行，不能登记签到"), field="attendees")
     for u in attendees:
         if u.role != Role.INSPECTOR or not u.is_active:
-            raise InvalidInput(f"{u} 不是在职网格员", field="attendees")
+            raise InvalidInput(gettext("%(user)s 不是在职网格员") % {"user": u}, field="attendees")
     wanted = {u.pk: u for u in attendees}
     with transaction.atomic():
         session = TrainingSession.objects.select_for_update().get(pk=session.pk)
@@ -1127,15 +1263,15 @@ def do_record_commendation(
     now: datetime | None = None,
 ) -> Commendation:
     """A commendation or reward of a grid manager, shown on her page."""
-    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以记录表彰奖励")
+    _require(acting_user, ORGANISER_ROLES, gettext("只有中心领导、值班长或管理员可以记录表彰奖励"))
     if user.role != Role.INSPECTOR:
-        raise InvalidInput(f"{user} 不是网格员", field="user")
-    title = _clean_text(title, 200, "表彰奖励", "title", required=True)
-    reason = _clean_text(reason, 2000, "事由", "reason", required=True)
+        raise InvalidInput(gettext("%(user)s 不是网格员") % {"user": user}, field="user")
+    title = _clean_text(title, 200, gettext("表彰奖励"), "title", required=True)
+    reason = _clean_text(reason, 2000, gettext("事由"), "reason", required=True)
     if awarded_on > timezone.localdate(now):
-        raise InvalidInput("日期不能晚于今天", field="awarded_on")
+        raise InvalidInput(gettext("日期不能晚于今天"), field="awarded_on")
     if amount is not None and not Decimal("0") <= Decimal(amount) < Decimal("10000000"):
-        raise InvalidInput("奖金应为非负金额", field="amount")
+        raise InvalidInput(gettext("奖金应为非负金额"), field="amount")
     with transaction.atomic():
         commendation = Commendation.objects.create(
             user=user, title=title, awarded_on=awarded_on, reason=reason, amount=amount
@@ -1161,10 +1297,10 @@ def do_set_village_rule(
 ) -> VillageRule:
     """Record a community's rules (村规民约) as adopted, replacing the earlier text."""
     if not may_record_activity(acting_user, community):
-        raise Forbidden("只有中心或所在街道的工作人员可以录入村规民约")
+        raise Forbidden(gettext("只有中心或所在街道的工作人员可以录入村规民约"))
     if community.level != AreaLevel.COMMUNITY:
-        raise InvalidInput("请选择村(社区)", field="community")
-    text = _clean_text(text, 10_000, "村规民约", "text", required=True)
+        raise InvalidInput(gettext("请选择村(社区)"), field="community")
+    text = _clean_text(text, 10_000, gettext("村规民约"), "text", required=True)
     with transaction.atomic():
         rule, created = VillageRule.objects.update_or_create(
             community=community, defaults={"text": text, "adopted_on": adopted_on}
@@ -1190,13 +1326,13 @@ def do_add_civilised_family(
     now: datetime | None = None,
 ) -> CivilisedFamily:
     if not may_record_activity(acting_user, community):
-        raise Forbidden("只有中心或所在街道的工作人员可以录入文明家庭")
+        raise Forbidden(gettext("只有中心或所在街道的工作人员可以录入文明家庭"))
     if community.level != AreaLevel.COMMUNITY:
-        raise InvalidInput("请选择村(社区)", field="community")
+        raise InvalidInput(gettext("请选择村(社区)"), field="community")
     if not 2000 <= year <= timezone.localdate(now).year:
-        raise InvalidInput("年度无效", field="year")
-    family = _clean_text(family, 100, "家庭", "family", required=True)
-    reason = _clean_text(reason, 2000, "事迹", "reason")
+        raise InvalidInput(gettext("年度无效"), field="year")
+    family = _clean_text(family, 100, gettext("家庭"), "family", required=True)
+    reason = _clean_text(reason, 2000, gettext("事迹"), "reason")
     with transaction.atomic():
         row = CivilisedFamily.objects.create(
             community=community, year=year, family=family, reason=reason
@@ -1216,8 +1352,8 @@ def do_create_showcase(
 ) -> Showcase:
     """Show a fixed problem on the public page: only the stripped public copies of its photos,
     and nothing about who reported it."""
-    _require(acting_user, ORGANISER_ROLES, "只有中心领导、值班长或管理员可以发布整改成效")
-    caption = _clean_text(caption, 200, "说明", "caption", required=True)
+    _require(acting_user, ORGANISER_ROLES, gettext("只有中心领导、值班长或管理员可以发布整改成效"))
+    caption = _clean_text(caption, 200, gettext("说明"), "caption", required=True)
     showcase = Showcase(
         case=case, before=before, after=after, caption=caption, chosen_by=acting_user
     )
@@ -1226,10 +1362,10 @@ def do_create_showcase(
     except DjangoValidationError as exc:
         fields = getattr(exc, "error_dict", {})
         name = next(iter(fields), None)
-        raise InvalidInput("；".join(exc.messages), field=name or "case") from None
+        raise InvalidInput(gettext("；").join(exc.messages), field=name or "case") from None
     with transaction.atomic():
         if Showcase.objects.filter(case=case).exists():
-            raise Conflict("该案件已展示", field="case")
+            raise Conflict(gettext("该案件已展示"), field="case")
         showcase.save()
         audit.record(
             showcase,

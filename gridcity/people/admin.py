@@ -1,7 +1,7 @@
-"""Configuration entry for the people app. Patrols are read-only here: they come from the
-phones. Pairings, score sheets, assessments, annual records, surveys and training are created
-on the working pages through their actions (permission checks, audit rows); here they may only
-be corrected, and each correction leaves an audit row too. A station activity's photo is
+"""Configuration entry for the people app. Patrols and check-ins are read-only here: they come
+from the phones. Pairings, score sheets, assessments, annual records, surveys and training are
+created on the working pages through their actions (permission checks, audit rows); here they
+may only be corrected, and each correction leaves an audit row too. A station activity's photo is
 stripped of its metadata whichever way it arrives, as it is shown to the public."""
 
 import uuid
@@ -46,6 +46,22 @@ class PatrolAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "beat"]
     date_hierarchy = "started_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(m.CheckIn)
+class CheckInAdmin(admin.ModelAdmin):
+    """Check-ins come from the phones, like patrols: shown here, never written."""
+
+    list_display = ["manager", "kind", "at", "received_at", "lon", "lat"]
+    list_filter = ["kind"]
+    date_hierarchy = "at"
+    search_fields = ["manager__username", "manager__display_name"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -1,22 +1,26 @@
 """Patrol endpoints for the grid manager's phone: start (idempotent by the phone's key), send
-fixes in batches (idempotent by sequence number), end."""
+fixes in batches (idempotent by sequence number), end; and her check-ins (打卡), idempotent
+by the phone's key."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
 from gridcity.lib.bounds import check_date
 from gridcity.people.actions import (
     MAX_POINTS_PER_BATCH,
     PointIn,
+    checkins_of_day,
+    do_check_in,
     do_end_patrol,
     do_record_points,
     do_start_patrol,
 )
-from gridcity.people.models import Patrol
+from gridcity.people.models import CheckIn, Patrol
 
 router = Router(tags=["队伍与包联"])
 
@@ -98,3 +102,67 @@ def post_points(request: HttpRequest, key: str, data: PointsIn):
 def end_patrol(request: HttpRequest, key: str, data: EndIn):
     patrol, _ = do_end_patrol(key, ended_at=data.ended_at, acting_user=request.user)
     return patrol_json(patrol)
+
+
+# ---------------------------------------------------------------------------------------------
+# Check-ins
+
+
+class CheckInBody(Schema):
+    client_key: str | None = Field(
+        None, max_length=64, description="手机生成的打卡标识（UUID），重发时不变"
+    )
+    kind: str = Field(..., description="in 上班打卡，out 下班打卡")
+    lon: float = Field(..., description="经度（WGS84）")
+    lat: float = Field(..., description="纬度（WGS84）")
+    at: Moment = Field(..., description="手机上的打卡时间（ISO 8601，带时区）")
+
+
+Day = Annotated[date, AfterValidator(check_date)]
+
+
+class CheckInDay(Schema):
+    date: Day | None = Field(None, description="日期（YYYY-MM-DD），默认今天")
+
+
+def checkin_json(c: CheckIn) -> dict:
+    return {
+        "client_key": c.client_key,
+        "kind": c.kind,
+        "kind_label": c.get_kind_display(),
+        "lon": c.lon,
+        "lat": c.lat,
+        "at": timezone.localtime(c.at).isoformat(),
+        "received_at": timezone.localtime(c.received_at).isoformat(),
+    }
+
+
+@router.post(
+    "/checkins",
+    response={200: dict, 201: dict},
+    summary="上班/下班打卡",
+    description=(
+        "网格员打卡，带位置和手机上的打卡时间（离线时可稍后补发，7 天内有效）。"
+        "同一 `client_key` 重发返回同一条打卡（200），首次创建 201。"
+        "`client_key` 也可放在请求头 `Idempotency-Key`。"
+    ),
+)
+def check_in(request: HttpRequest, data: CheckInBody):
+    checkin, created = do_check_in(
+        client_key=data.client_key or request.headers.get("Idempotency-Key", ""),
+        kind=data.kind,
+        lon=data.lon,
+        lat=data.lat,
+        at=data.at,
+        acting_user=request.user,
+    )
+    return Status(201 if created else 200, {**checkin_json(checkin), "created": created})
+
+
+@router.get("/checkins", summary="本人某日的打卡", description="按打卡时间排序。")
+def list_checkins(request: HttpRequest, filters: Query[CheckInDay]):
+    day = filters.date or timezone.localdate()
+    return {
+        "date": day.isoformat(),
+        "checkins": [checkin_json(c) for c in checkins_of_day(request.user, day)],
+    }

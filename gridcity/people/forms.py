@@ -4,6 +4,7 @@ errors the views put back on the field they name."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gridcity.accounts.models import Department, Role, User
@@ -12,6 +13,13 @@ from gridcity.people.models import ActivityKind
 from gridcity.people.naming import natural_key
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class AreaChoiceField(forms.ModelChoiceField):
+    """An area by its name and code, in the reader's language."""
+
+    def label_from_instance(self, obj: Area) -> str:
+        return gettext("%(name)s（%(code)s）") % {"name": obj.name, "code": obj.code}
 
 
 class ActionForm(forms.Form):
@@ -37,7 +45,7 @@ class PairingForm(ActionForm):
     department = forms.ModelChoiceField(
         label=_("包联单位"), required=False, queryset=Department.objects.order_by("code")
     )
-    community = forms.ModelChoiceField(label=_("村(社区)"), queryset=communities())
+    community = AreaChoiceField(label=_("村(社区)"), queryset=communities())
     starts_on = forms.DateField(label=_("开始日期"), widget=DATE)
     ends_on = forms.DateField(label=_("结束日期"), required=False, widget=DATE)
     visits_per_month = forms.IntegerField(label=_("每月应走访次数"), initial=1)
@@ -75,7 +83,7 @@ class ScoreSheetForm(ActionForm):
     name = forms.CharField(label=_("评分表名称"), max_length=100)
     items = forms.CharField(
         label=_("评分项"),
-        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "走访频次 30\n问题解决 40"}),
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": _("走访频次 30\n问题解决 40")}),
         help_text=_("每行一项：名称 空格 满分"),
     )
 
@@ -107,7 +115,7 @@ class SurveyForm(ActionForm):
 
 class ActivityForm(ActionForm):
     station = forms.CharField(label=_("新时代文明实践站"), max_length=100)
-    community = forms.ModelChoiceField(label=_("村(社区)"), required=False, queryset=communities())
+    community = AreaChoiceField(label=_("村(社区)"), required=False, queryset=communities())
     kind = forms.ChoiceField(label=_("类型"), choices=ActivityKind.choices)
     theme = forms.CharField(label=_("主题"), max_length=200)
     held_at = forms.DateTimeField(

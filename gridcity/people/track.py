@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 EARTH_RADIUS_M = 6_371_008.8
 # A person on foot or on an e-bike never does 40 m/s (144 km/h); a fix implying that is a jump
@@ -122,6 +122,48 @@ def coverage(visited: set[int], beat_cells: set[int]) -> float:
     if not beat_cells:
         return 0.0
     return len(visited & beat_cells) / len(beat_cells)
+
+
+# A check-in and a check-out further apart than this are not one shift: she forgot to check
+# out, and a later check-out belongs to a later check-in.
+MAX_SHIFT = timedelta(hours=16)
+CHECK_IN = "in"
+CHECK_OUT = "out"
+
+
+def shifts(
+    marks: Iterable[tuple[datetime, str]], *, max_shift: timedelta = MAX_SHIFT
+) -> list[tuple[datetime, datetime]]:
+    """Pair check-ins with check-outs in time order: each check-out closes the open check-in.
+    A second check-in while one is open is a double tap and keeps the earlier time, unless the
+    open one is older than a shift; a check-out with nothing open (or too long after) counts
+    nothing, and so does a check-in never closed."""
+    out: list[tuple[datetime, datetime]] = []
+    opened: datetime | None = None
+    for at, kind in sorted(marks, key=lambda m: m[0]):
+        if kind == CHECK_IN:
+            if opened is None or at - opened > max_shift:
+                opened = at
+        elif kind == CHECK_OUT and opened is not None:
+            if at - opened <= max_shift:
+                out.append((opened, at))
+            opened = None
+    return out
+
+
+def union_seconds(spans: Iterable[tuple[datetime, datetime]]) -> int:
+    """Seconds covered by at least one span: a patrol made during a checked-in shift counts
+    once, not twice."""
+    total = 0.0
+    end: datetime | None = None
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if end is None or a >= end:
+            total += (b - a).total_seconds()
+            end = b
+        elif b > end:
+            total += (b - end).total_seconds()
+            end = b
+    return int(total)
 
 
 ON_DUTY = "on_duty"

@@ -7,6 +7,7 @@ app_name = "people"
 urlpatterns = [
     path("patrol/", views.patrol_page, name="patrol"),
     path("patrols/", views.patrol_board, name="patrol_board"),
+    path("patrols/map.json", views.patrol_board_map, name="patrol_board_map"),
     path("attendance/", views.attendance, name="attendance"),
     path("team/", views.team, name="team"),
     path("team/<str:username>/", views.manager_page, name="manager"),

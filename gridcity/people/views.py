@@ -7,17 +7,20 @@ from __future__ import annotations
 import calendar
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Max, Q, Sum
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.gzip import gzip_page
 
 from gridcity.accounts import audit
 from gridcity.accounts.access import role_required
@@ -36,6 +39,7 @@ from gridcity.people.actions import (
     SURVEY_QUESTIONS,
     ProblemIn,
     VisitIn,
+    checkins_of_day,
     do_answer_survey,
     do_assess_pairing,
     do_close_survey,
@@ -70,6 +74,8 @@ from gridcity.people.forms import (
 from gridcity.people.models import (
     ActivityKind,
     AnnualRecord,
+    CheckIn,
+    CheckInKind,
     ManagerProfile,
     Pairing,
     PairingAssessment,
@@ -116,13 +122,25 @@ def _day_bounds(d: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _cells_geojson(cells, stale_ids: set[int], visited_ids: set[int]) -> dict:
+def _rounded(geometry: dict, digits: int) -> dict:
+    """A GeoJSON geometry with its coordinates cut to `digits` decimals (6 is 0.1 m): half
+    the bytes of the stored full-precision floats, the same map."""
+
+    def cut(c):
+        return [cut(x) for x in c] if isinstance(c, list) else round(c, digits)
+
+    return {**geometry, "coordinates": cut(geometry.get("coordinates", []))}
+
+
+def _cells_geojson(
+    cells, stale_ids: set[int], visited_ids: set[int], digits: int | None = None
+) -> dict:
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "geometry": c.geometry,
+                "geometry": c.geometry if digits is None else _rounded(c.geometry, digits),
                 "properties": {
                     "code": c.code,
                     "stale": c.pk in stale_ids,
@@ -172,6 +190,7 @@ def patrol_page(request: HttpRequest) -> HttpResponse:
         request,
         "people/patrol.html",
         {
+            "checkins": checkins_of_day(request.user, timezone.localdate()),
             "beat": beat,
             "stale_count": len(stale),
             "stale_days": days,
@@ -184,38 +203,39 @@ def patrol_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(SUPERVISORS)
-def patrol_board(request: HttpRequest) -> HttpResponse:
+@dataclass
+class _BoardScope:
+    """What the patrol board shows for a day, a beat (or all) and a number of days: shared by
+    the page (lists and counts) and its map data, which the page loads on its own."""
+
+    day: date
+    days: int
+    beats: list[Beat]
+    beat: Beat | None
+    patrols: list[Patrol]
+    cells_of_beat: dict[int, set[int]]
+    code_of: dict[int, str]
+    stale: set[int]
+    visited: set[int]
+
+    def query(self) -> str:
+        params = {"date": self.day.isoformat(), "days": self.days}
+        if self.beat:
+            params["beat"] = self.beat.code
+        return urlencode(params)
+
+
+def _board_scope(request: HttpRequest) -> _BoardScope:
     today = timezone.localdate()
     day = date_or_none(request.GET.get("date")) or today
     days = _int(request.GET.get("days"), 3, 1, 60)
     beats = sorted(Beat.objects.select_related("manager"), key=lambda b: natural_key(b.code))
     beat = next((b for b in beats if b.code == request.GET.get("beat")), None)
     start, end = _day_bounds(day)
-    patrols = list(
-        Patrol.objects.filter(started_at__gte=start, started_at__lt=end)
-        .select_related("manager", "beat")
-        .order_by("started_at")
-    )
+    patrols = Patrol.objects.filter(started_at__gte=start, started_at__lt=end)
     if beat:
-        patrols = [p for p in patrols if p.beat_id == beat.pk]
-    tracks = []
-    by_patrol: dict[int, list] = defaultdict(list)
-    for pk, lon, lat, flag in (
-        PatrolPoint.objects.filter(patrol_id__in=[p.pk for p in patrols])
-        .values_list("patrol_id", "lon", "lat", "flag")
-        .order_by("patrol_id", "seq")
-    ):
-        by_patrol[pk].append((lon, lat, flag))
-    for p in patrols:
-        pts = by_patrol.get(p.pk, [])
-        tracks.append(
-            {
-                "name": str(p.manager),
-                "line": [[lat, lon] for lon, lat, f in pts if f == track.OK],
-                "flagged": [[lat, lon] for lon, lat, f in pts if f != track.OK],
-            }
-        )
+        patrols = patrols.filter(beat=beat)
+    patrols = list(patrols.select_related("manager", "beat").order_by("started_at"))
     # Counts cover every cell of every beat (ids only, one query); only the map is capped, as
     # a district of 100 m cells has more polygons than a browser draws comfortably.
     cells_of_beat: dict[int, set[int]] = defaultdict(set)
@@ -227,38 +247,90 @@ def patrol_board(request: HttpRequest) -> HttpResponse:
         code_of[cell_id] = code
     ids = set().union(*cells_of_beat.values()) if cells_of_beat else set()
     now = end if day < today else timezone.now()
-    stale = stale_cells_among(ids, days, now)
     visited = set(
-        PatrolCellVisit.objects.filter(patrol__in=patrols).values_list("cell_id", flat=True)
+        PatrolCellVisit.objects.filter(patrol__in=[p.pk for p in patrols]).values_list(
+            "cell_id", flat=True
+        )
     )
+    return _BoardScope(
+        day=day,
+        days=days,
+        beats=beats,
+        beat=beat,
+        patrols=patrols,
+        cells_of_beat=cells_of_beat,
+        code_of=code_of,
+        stale=stale_cells_among(ids, days, now),
+        visited=visited,
+    )
+
+
+@role_required(SUPERVISORS)
+def patrol_board(request: HttpRequest) -> HttpResponse:
+    """The day's patrols and the cells nobody walked lately. The map's polygons and tracks
+    (megabytes for a district of 100 m cells) come from `patrol_board_map` once the page is
+    shown."""
+    scope = _board_scope(request)
+    stale = scope.stale
     stale_by_beat = [
-        (b, len(cells_of_beat[b.pk]), len(cells_of_beat[b.pk] & stale))
-        for b in ([beat] if beat else beats)
+        (b, len(scope.cells_of_beat[b.pk]), len(scope.cells_of_beat[b.pk] & stale))
+        for b in ([scope.beat] if scope.beat else scope.beats)
     ]
-    # The map shows the cells that need attention first: stale ones, then today's.
-    shown = sorted(ids, key=lambda pk: (pk not in stale, pk not in visited, pk))[: map_cell_limit()]
-    cells = list(Area.objects.filter(pk__in=shown).only("pk", "code", "geometry"))
-    stale_codes = sorted(code_of[pk] for pk in stale)
+    stale_codes = sorted(scope.code_of[pk] for pk in stale)
+    cells_total = len(scope.code_of)
     return render(
         request,
         "people/patrol_board.html",
         {
-            "day": day,
-            "days": days,
-            "beats": beats,
-            "beat": beat,
-            "patrols": patrols,
+            "day": scope.day,
+            "days": scope.days,
+            "beats": scope.beats,
+            "beat": scope.beat,
+            "patrols": scope.patrols,
             "stale_by_beat": stale_by_beat,
             "stale_codes": stale_codes[:300],
             "stale_more": max(0, len(stale) - 300),
-            "cells_total": len(ids),
-            "cells_shown": len(cells),
-            "map": {
-                **map_settings(),
-                "cells": _cells_geojson(cells, stale, visited),
-                "tracks": tracks,
-            },
+            "cells_total": cells_total,
+            "cells_shown": min(cells_total, map_cell_limit()),
+            "map_url": f"{reverse('people:patrol_board_map')}?{scope.query()}",
         },
+    )
+
+
+@role_required(SUPERVISORS)
+@gzip_page
+def patrol_board_map(request: HttpRequest) -> JsonResponse:
+    """The patrol board's map: the beat's cells (stale ones and the day's first, at most
+    `map_cell_limit`) and the day's tracks with their distrusted fixes apart. Compressed: the
+    polygons of a district shrink to a fifth (no secret rides along to tempt a BREACH)."""
+    scope = _board_scope(request)
+    by_patrol: dict[int, list] = defaultdict(list)
+    for pk, lon, lat, flag in (
+        PatrolPoint.objects.filter(patrol_id__in=[p.pk for p in scope.patrols])
+        .values_list("patrol_id", "lon", "lat", "flag")
+        .order_by("patrol_id", "seq")
+    ):
+        by_patrol[pk].append((round(lat, 6), round(lon, 6), flag))
+    tracks = []
+    for p in scope.patrols:
+        pts = by_patrol.get(p.pk, [])
+        tracks.append(
+            {
+                "name": str(p.manager),
+                "line": [[lat, lon] for lat, lon, f in pts if f == track.OK],
+                "flagged": [[lat, lon] for lat, lon, f in pts if f != track.OK],
+            }
+        )
+    stale, visited = scope.stale, scope.visited
+    # The map shows the cells that need attention first: stale ones, then the day's.
+    shown = sorted(scope.code_of, key=lambda pk: (pk not in stale, pk not in visited, pk))
+    cells = Area.objects.filter(pk__in=shown[: map_cell_limit()]).only("pk", "code", "geometry")
+    return JsonResponse(
+        {
+            **map_settings(),
+            "cells": _cells_geojson(cells, stale, visited, digits=6),
+            "tracks": tracks,
+        }
     )
 
 
@@ -270,25 +342,51 @@ def _month(request: HttpRequest) -> date:
         return timezone.localdate().replace(day=1)
 
 
+def _empty_day() -> dict:
+    return {"s": 0, "m": 0.0, "n": 0, "spans": [], "check_in": None, "check_out": None}
+
+
 def attendance_rows(users: list[User], first: date) -> list[dict]:
-    """One row per grid manager: the status of each day of the month from her patrols."""
+    """One row per grid manager: the status of each day of the month from her patrols and her
+    check-in to check-out shifts, time covered by both counted once. A day's shifts and
+    patrols count on the day they began; the day shows her first check-in and last check-out."""
     n = calendar.monthrange(first.year, first.month)[1]
     start, _next = _day_bounds(first)
     _first, end = _day_bounds(first.replace(day=n))
-    per: dict[tuple[int, date], dict] = defaultdict(lambda: {"s": 0, "m": 0.0, "n": 0})
+    per: dict[tuple[int, date], dict] = defaultdict(_empty_day)
     for p in Patrol.objects.filter(manager__in=users, started_at__gte=start, started_at__lt=end):
         d = timezone.localtime(p.started_at).date()
         agg = per[(p.manager_id, d)]
-        agg["s"] += p.duty_seconds
+        agg["spans"].append((p.started_at, p.started_at + timedelta(seconds=p.duty_seconds)))
         agg["m"] += p.distance_m
         agg["n"] += 1
+    # A shift may begin before the month and end in it, or the other way round.
+    marks: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    for manager_id, at, kind in CheckIn.objects.filter(
+        manager__in=users, at__gte=start - track.MAX_SHIFT, at__lt=end + track.MAX_SHIFT
+    ).values_list("manager_id", "at", "kind"):
+        marks[manager_id].append((at, kind))
+        local = timezone.localtime(at)
+        if start <= at < end:
+            agg = per[(manager_id, local.date())]
+            if kind == CheckInKind.IN and (agg["check_in"] is None or local < agg["check_in"]):
+                agg["check_in"] = local
+            if kind == CheckInKind.OUT and (agg["check_out"] is None or local > agg["check_out"]):
+                agg["check_out"] = local
+    for manager_id, ms in marks.items():
+        for a, b in track.shifts(ms):
+            if start <= a < end:
+                per[(manager_id, timezone.localtime(a).date())]["spans"].append((a, b))
+    for agg in per.values():
+        agg["s"] = track.union_seconds(agg.pop("spans"))
     minimum = min_duty_minutes()
     rows = []
     for u in users:
         days = []
         for i in range(1, n + 1):
             d = first.replace(day=i)
-            agg = per.get((u.pk, d), {"s": 0, "m": 0.0, "n": 0})
+            agg = per.get((u.pk, d)) or _empty_day()
+            agg.pop("spans", None)
             days.append({"date": d, "status": track.day_status(agg["s"], minimum), **agg})
         rows.append(
             {
@@ -323,17 +421,29 @@ def grid_managers() -> tuple[list[User], dict[int, list[Beat]]]:
 
 @role_required(SUPERVISORS)
 def attendance(request: HttpRequest) -> HttpResponse:
-    first = _month(request)
+    day = date_or_none(request.GET.get("day"))
+    first = day.replace(day=1) if day and "month" not in request.GET else _month(request)
     users, _beats = grid_managers()
     rows = attendance_rows(users, first)
     prev = (first - timedelta(days=1)).replace(day=1)
     nxt = (first + timedelta(days=32)).replace(day=1)
+    last = nxt - timedelta(days=1)
+    # The check-in times of one day of the month: the day asked for, else today, else the
+    # month's last day.
+    if day is None or not first <= day <= last:
+        day = min(max(timezone.localdate(), first), last)
     return render(
         request,
         "people/attendance.html",
         {
             "first": first,
             "rows": rows,
+            "day": day,
+            "day_rows": [
+                (r["user"], d, round(d["s"] / 3600, 1))
+                for r in rows
+                for d in [r["days"][day.day - 1]]
+            ],
             "day_numbers": range(1, calendar.monthrange(first.year, first.month)[1] + 1),
             "prev": prev,
             "next": nxt,
@@ -350,7 +460,7 @@ def attendance(request: HttpRequest) -> HttpResponse:
 def manager_page(request: HttpRequest, username: str) -> HttpResponse:
     person = get_object_or_404(User, username=username, role=Role.INSPECTOR)
     if request.user.role == Role.INSPECTOR and request.user.pk != person.pk:
-        raise Http404("网格员不存在")
+        raise Http404(_("网格员不存在"))
     first = _month(request)
     profile = ManagerProfile.objects.filter(user=person).first()
     month_row = attendance_rows([person], first)[0]
@@ -482,14 +592,14 @@ def _form_page(form, title, tab: str, *, back: str = "", files: bool = False) ->
 def _pairing_for(request: HttpRequest, pk: int) -> Pairing:
     p = pairings_visible_to(request.user).filter(pk=pk).first()
     if p is None:
-        raise Http404("结对不存在")
+        raise Http404(_("结对不存在"))
     return p
 
 
 def _parse_assessment(request: HttpRequest, sheets: list[ScoreSheet], today: date) -> dict:
     sheet = next((x for x in sheets if str(x.pk) == request.POST.get("sheet")), None)
     if sheet is None:
-        raise InvalidInput("请选择评分表", field="sheet")
+        raise InvalidInput(_("请选择评分表"), field="sheet")
     return {
         "sheet": sheet,
         "year": _int(request.POST.get("year"), today.year, 0, 9999),
@@ -600,7 +710,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     pairing = _pairing_for(request, pk)
     if not may_record_visit(request.user, pairing):
-        raise Http404("无权记录走访")
+        raise Http404(_("无权记录走访"))
     error, field = "", ""
     today = timezone.localdate()
     values = {"visited_on": today.isoformat(), "people": str(request.user), "findings": ""}
@@ -629,14 +739,14 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
         visited_on = date_or_none(values["visited_on"])
         try:
             if visited_on is None:
-                raise CaseError("请填写走访日期", field="visited_on")
+                raise CaseError(_("请填写走访日期"), field="visited_on")
             do_record_visit(
                 pairing,
                 VisitIn(visited_on, values["people"], values["findings"], photos, problems),
                 acting_user=request.user,
                 idempotency_key=request.POST.get("key", ""),
             )
-            messages.success(request, "走访记录已保存")
+            messages.success(request, _("走访记录已保存"))
             return redirect("people:pairing", pk=pairing.pk)
         except (CaseError, ValueError) as exc:
             error = getattr(exc, "message", str(exc))

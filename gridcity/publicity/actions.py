@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 
 from gridcity.accounts import audit
 from gridcity.accounts.models import CENTRE_ROLES, Department, Role, User
@@ -52,13 +53,13 @@ def community_of(case: Case) -> Area | None:
 def _clean_text(title: str, text: str) -> tuple[str, str]:
     title, text = clean_text(title), clean_text(text, multiline=True)
     if not title:
-        raise InvalidInput("请填写标题", field="title")
+        raise InvalidInput(gettext("请填写标题"), field="title")
     if len(title) > 100:
-        raise InvalidInput("标题不能超过 100 字", field="title")
+        raise InvalidInput(gettext("标题不能超过 100 字"), field="title")
     if not text:
-        raise InvalidInput("请填写面向公众的说明", field="text")
+        raise InvalidInput(gettext("请填写面向公众的说明"), field="text")
     if len(text) > 2000:
-        raise InvalidInput("公开说明不能超过 2000 字", field="text")
+        raise InvalidInput(gettext("公开说明不能超过 2000 字"), field="text")
     return title, text
 
 
@@ -79,11 +80,11 @@ def do_propose_exposure(
     show its failures). The text is what the public will read and may carry no personal
     data; the responsible unit, category and area are taken from the cases."""
     if not may_propose(acting_user):
-        raise Forbidden("只有监督指挥中心的工作人员可以提出曝光")
+        raise Forbidden(gettext("只有监督指挥中心的工作人员可以提出曝光"))
     if kind not in ExposureKind.values:
-        raise InvalidInput("请选择曝光对象：典型案例或责任单位", field="kind")
+        raise InvalidInput(gettext("请选择曝光对象：典型案例或责任单位"), field="kind")
     if tone not in Tone.values:
-        raise InvalidInput("请选择性质：反面典型或好的做法", field="tone")
+        raise InvalidInput(gettext("请选择性质：反面典型或好的做法"), field="tone")
     title, text = _clean_text(title, text)
     now = now or timezone.now()
     visible = visible_to(acting_user)
@@ -91,18 +92,20 @@ def do_propose_exposure(
         if kind == ExposureKind.CASE:
             number = case.number if isinstance(case, Case) else (case or "").strip()
             if not number:
-                raise InvalidInput("请填写案件编号", field="case")
+                raise InvalidInput(gettext("请填写案件编号"), field="case")
             found = visible.select_for_update().filter(number=number).first()
             if found is None:
-                raise NotFound(f"没有找到案件 {number}", field="case")
+                raise NotFound(
+                    gettext("没有找到案件 %(number)s") % {"number": number}, field="case"
+                )
             if found.status in NOT_YET_FILED or found.department_id is None:
-                raise InvalidInput("案件尚未立案派遣，不能作为典型案例曝光", field="case")
+                raise InvalidInput(gettext("案件尚未立案派遣，不能作为典型案例曝光"), field="case")
             if found.status in (Status.VOIDED, Status.MERGED):
-                raise InvalidInput("已作废或已合并的案件不能曝光", field="case")
+                raise InvalidInput(gettext("已作废或已合并的案件不能曝光"), field="case")
             if tone == Tone.POSITIVE and found.status != Status.CLOSED:
-                raise InvalidInput("只有已结案的案件可以作为好的做法展示", field="case")
+                raise InvalidInput(gettext("只有已结案的案件可以作为好的做法展示"), field="case")
             if Exposure.objects.filter(case=found, tone=tone, state__in=ACTIVE_STATES).exists():
-                raise Conflict("该案件已有一条同性质的曝光在办理或已发布", field="case")
+                raise Conflict(gettext("该案件已有一条同性质的曝光在办理或已发布"), field="case")
             reason = personal_data_in(f"{title}\n{text}", [found])
             if reason:
                 raise InvalidInput(reason, field="text")
@@ -125,25 +128,36 @@ def do_propose_exposure(
                 Department.objects.filter(pk=dept_id, is_active=True).first() if dept_id else None
             )
             if dept is None:
-                raise InvalidInput("请选择被曝光的责任单位", field="department")
+                raise InvalidInput(gettext("请选择被曝光的责任单位"), field="department")
             numbers = list(dict.fromkeys(n.strip() for n in case_numbers if n and n.strip()))
             if not numbers:
-                raise InvalidInput("请列出能说明问题的案件（至少一件）", field="cases")
+                raise InvalidInput(gettext("请列出能说明问题的案件（至少一件）"), field="cases")
             if len(numbers) > MAX_UNIT_CASES:
-                raise InvalidInput(f"一次最多列出 {MAX_UNIT_CASES} 件案件", field="cases")
+                raise InvalidInput(
+                    gettext("一次最多列出 %(MAX_UNIT_CASES)s 件案件")
+                    % {"MAX_UNIT_CASES": MAX_UNIT_CASES},
+                    field="cases",
+                )
             found_cases = list(visible.filter(number__in=numbers))
             missing = set(numbers) - {c.number for c in found_cases}
             if missing:
-                raise InvalidInput(f"没有找到案件：{'、'.join(sorted(missing))}", field="cases")
+                raise InvalidInput(
+                    gettext("没有找到案件：%(value)s") % {"value": "、".join(sorted(missing))},
+                    field="cases",
+                )
             others = [c.number for c in found_cases if c.department_id != dept.pk]
             if others:
                 raise InvalidInput(
-                    f"以下案件不由{dept.name}办理：{'、'.join(sorted(others))}", field="cases"
+                    gettext("以下案件不由%(name)s办理：%(value)s")
+                    % {"name": dept.name, "value": "、".join(sorted(others))},
+                    field="cases",
                 )
             if Exposure.objects.filter(
                 kind=ExposureKind.UNIT, department=dept, tone=tone, state__in=ACTIVE_STATES
             ).exists():
-                raise Conflict("该单位已有一条同性质的曝光在办理或已发布", field="department")
+                raise Conflict(
+                    gettext("该单位已有一条同性质的曝光在办理或已发布"), field="department"
+                )
             reason = personal_data_in(f"{title}\n{text}", found_cases)
             if reason:
                 raise InvalidInput(reason, field="text")
@@ -181,21 +195,24 @@ def _locked(exposure: Exposure | int) -> Exposure:
     pk = exposure.pk if isinstance(exposure, Exposure) else exposure
     found = Exposure.objects.select_for_update().filter(pk=pk).first()
     if found is None:
-        raise NotFound("没有这条曝光")
+        raise NotFound(gettext("没有这条曝光"))
     return found
 
 
 def _require_state(exposure: Exposure, allowed: set[str], what: str) -> None:
     if exposure.state not in allowed:
-        raise Conflict(f"这条曝光当前为“{exposure.get_state_display()}”，不能{what}")
+        raise Conflict(
+            gettext("这条曝光当前为“%(state)s”，不能%(what)s")
+            % {"state": exposure.get_state_display(), "what": what}
+        )
 
 
 def _reason(reason: str, field: str, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput(f"请填写{what}理由", field=field)
+        raise InvalidInput(gettext("请填写%(what)s理由") % {"what": what}, field=field)
     if len(reason) > 300:
-        raise InvalidInput(f"{what}理由不能超过 300 字", field=field)
+        raise InvalidInput(gettext("%(what)s理由不能超过 300 字") % {"what": what}, field=field)
     return reason
 
 
@@ -207,8 +224,8 @@ def do_submit_exposure(
     with transaction.atomic():
         exposure = _locked(exposure)
         if exposure.proposed_by_id != acting_user.pk and effective_role(acting_user) != Role.ADMIN:
-            raise Forbidden("只有提出人可以提交审批")
-        _require_state(exposure, {ExposureState.DRAFT}, "提交审批")
+            raise Forbidden(gettext("只有提出人可以提交审批"))
+        _require_state(exposure, {ExposureState.DRAFT}, pgettext("cannot be", "提交审批"))
         exposure.state = ExposureState.SUBMITTED
         exposure.submitted_at = now
         exposure.save(update_fields=["state", "submitted_at"])
@@ -218,9 +235,9 @@ def do_submit_exposure(
 
 def _require_approver(exposure: Exposure, user: User) -> None:
     if not may_approve(user):
-        raise Forbidden("只有领导、值班长或系统管理员可以审批曝光")
+        raise Forbidden(gettext("只有领导、值班长或系统管理员可以审批曝光"))
     if exposure.proposed_by_id == user.pk:
-        raise Forbidden("不能审批自己提出的曝光，请由另一位领导或值班长审批")
+        raise Forbidden(gettext("不能审批自己提出的曝光，请由另一位领导或值班长审批"))
 
 
 def do_approve_exposure(
@@ -231,7 +248,7 @@ def do_approve_exposure(
     with transaction.atomic():
         exposure = _locked(exposure)
         _require_approver(exposure, acting_user)
-        _require_state(exposure, {ExposureState.SUBMITTED}, "审批")
+        _require_state(exposure, {ExposureState.SUBMITTED}, pgettext("cannot be", "审批"))
         exposure.state = ExposureState.PUBLISHED
         exposure.decided_by = acting_user
         exposure.decided_at = now
@@ -248,8 +265,8 @@ def do_reject_exposure(
     with transaction.atomic():
         exposure = _locked(exposure)
         _require_approver(exposure, acting_user)
-        _require_state(exposure, {ExposureState.SUBMITTED}, "审批")
-        reason = _reason(reason, "reason", "不通过")
+        _require_state(exposure, {ExposureState.SUBMITTED}, pgettext("cannot be", "审批"))
+        reason = _reason(reason, "reason", pgettext("reason for", "不通过"))
         exposure.state = ExposureState.REJECTED
         exposure.decided_by = acting_user
         exposure.decided_at = now
@@ -274,13 +291,13 @@ def do_withdraw_exposure(
     now = now or timezone.now()
     with transaction.atomic():
         exposure = _locked(exposure)
-        _require_state(exposure, set(ACTIVE_STATES), "撤回")
+        _require_state(exposure, set(ACTIVE_STATES), pgettext("cannot be", "撤回"))
         own_unpublished = (
             exposure.state != ExposureState.PUBLISHED and exposure.proposed_by_id == acting_user.pk
         )
         if not (own_unpublished or may_approve(acting_user)):
-            raise Forbidden("只有领导、值班长或系统管理员可以撤回曝光")
-        reason = _reason(reason, "reason", "撤回")
+            raise Forbidden(gettext("只有领导、值班长或系统管理员可以撤回曝光"))
+        reason = _reason(reason, "reason", pgettext("reason for", "撤回"))
         was = exposure.state
         exposure.state = ExposureState.WITHDRAWN
         exposure.withdrawn_by = acting_user

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PublicityConfig(AppConfig):
     name = "gridcity.publicity"
     label = "publicity"
-    verbose_name = "曝光台"
+    verbose_name = _("曝光台")
 
     def ready(self) -> None:
         from gridcity.evaluation.sources import UnitFigureSource, register

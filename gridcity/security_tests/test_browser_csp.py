@@ -239,7 +239,8 @@ def test_the_controls_that_had_inline_handlers_still_work_from_the_shared_script
     w.page.wait_for_url(f"{live_server.url}/people/pairings/{pairing.pk}/")
 
     # The language picker sends its form when changed.
-    w.page.select_option("#lang", "en")
+    with w.page.expect_navigation():
+        w.page.select_option("#lang", "en")
     w.page.wait_for_load_state("networkidle")
     assert w.page.locator("html").get_attribute("lang") == "en"
     w.collect()

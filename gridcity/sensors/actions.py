@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gridcity.accounts.actions import get_system_user
 from gridcity.accounts.models import ApiToken, User, hash_token
@@ -75,9 +76,9 @@ def do_register_device(
     raw value once). The cell is located from the point, or from the component's point."""
     code = (code or "").strip()
     if not code or len(code) > 64 or "/" in code or "+" in code or "#" in code:
-        raise InvalidInput("设备编号应为1–64个字符，且不含 / + #", field="code")
+        raise InvalidInput(gettext("设备编号应为1–64个字符，且不含 / + #"), field="code")
     if kind not in DeviceKind.values:
-        raise InvalidInput(f"未知的设备类型：{kind}", field="kind")
+        raise InvalidInput(gettext("未知的设备类型：%(kind)s") % {"kind": kind}, field="kind")
     if rules:
         R.rules_for(kind, rules)  # raises ValueError on a bad override
     if component is not None and lon is None:
@@ -88,7 +89,7 @@ def do_register_device(
     raw = ApiToken.generate_raw()
     with transaction.atomic():
         if Device.objects.filter(code=code).exists():
-            raise InvalidInput(f"设备 {code} 已登记", field="code")
+            raise InvalidInput(gettext("设备 %(code)s 已登记") % {"code": code}, field="code")
         device = Device.objects.create(
             code=code,
             kind=kind,
@@ -358,7 +359,9 @@ def do_ingest_readings(
     now = now or timezone.now()
     result = IngestResult(received=len(items))
     if len(items) > MAX_BATCH:
-        raise InvalidInput(f"一批最多 {MAX_BATCH} 条读数", field="readings")
+        raise InvalidInput(
+            gettext("一批最多 %(MAX_BATCH)s 条读数") % {"MAX_BATCH": MAX_BATCH}, field="readings"
+        )
     codes = {it.get("device") for it in items if isinstance(it, dict)}
     codes = {c for c in codes if isinstance(c, str) and c}
     devices = {d.code: d for d in Device.objects.filter(code__in=codes)} if codes else {}

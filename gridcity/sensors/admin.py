@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy
 
 from gridcity.sensors.actions import do_rotate_device_token
 from gridcity.sensors.models import Device, SensorWarning
@@ -14,7 +15,7 @@ class DeviceAdmin(admin.ModelAdmin):
     exclude = ["token_hash"]
     actions = ["rotate_token"]
 
-    @admin.action(description="重新生成设备令牌（新令牌只显示一次）")
+    @admin.action(description=gettext_lazy("重新生成设备令牌（新令牌只显示一次）"))
     def rotate_token(self, request, queryset):
         for device in queryset:
             raw = do_rotate_device_token(device, acting_user=request.user)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Router, Schema
 from ninja.security import APIKeyHeader
 
@@ -43,7 +44,7 @@ def _staff(request) -> bool:
 
 def _require_staff(request) -> None:
     if not _staff(request):
-        raise Forbidden("仅中心人员可操作物联感知设备")
+        raise Forbidden(gettext("仅中心人员可操作物联感知设备"))
 
 
 @router.post(
@@ -70,7 +71,7 @@ def post_readings(request: HttpRequest):
     if isinstance(body, dict) and items is None and "device" in body:
         items = [body]
     if not isinstance(items, list):
-        raise InvalidInput('请求体应为读数数组或 {"readings": [...]}', field="readings")
+        raise InvalidInput(gettext('请求体应为读数数组或 {"readings": [...]}'), field="readings")
     if len(items) > MAX_BATCH:
         return _json({"error": f"一批最多 {MAX_BATCH} 条读数", "field": "readings"}, 413)
     if device is not None:
@@ -178,7 +179,7 @@ def device_readings(request, code: str, hours: float = 24, metric: str = ""):
     _require_staff(request)
     device = Device.objects.filter(code=code).first()
     if device is None:
-        raise NotFound(f"设备 {code} 不存在", field="code")
+        raise NotFound(gettext("设备 %(code)s 不存在") % {"code": code}, field="code")
     hours = min(max(hours, 0.1), 24 * 31)
     end = device.last_seen_at or timezone.now()
     qs = device.reading_set.filter(time__gte=end - timedelta(hours=hours)).order_by("time")

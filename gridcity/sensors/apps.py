@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SensorsConfig(AppConfig):
     name = "gridcity.sensors"
     label = "sensors"
-    verbose_name = "物联感知与预警"
+    verbose_name = _("物联感知与预警")

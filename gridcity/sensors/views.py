@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
 from gridcity.accounts.access import role_required
 from gridcity.accounts.models import CENTRE_ROLES
@@ -67,7 +68,7 @@ def board(request: HttpRequest) -> HttpResponse:
 def device_page(request: HttpRequest, code: str) -> HttpResponse:
     device = Device.objects.select_related("cell", "component").filter(code=code).first()
     if device is None:
-        raise Http404("设备不存在")
+        raise Http404(gettext("设备不存在"))
     hours = 48
     with contextlib.suppress(ValueError):
         hours = min(max(float(request.GET.get("hours", 48)), 1), 24 * 31)
@@ -83,7 +84,12 @@ def device_page(request: HttpRequest, code: str) -> HttpResponse:
             if key in p and (s.metric in by_metric or not by_metric):
                 levels.append((float(p[key]), f"{s.label} {p[key]}"))
                 break
-    chart = line_chart(by_metric, levels=levels[:3], title=f"{device} 近 {hours:.0f} 小时读数")
+    chart = line_chart(
+        by_metric,
+        levels=levels[:3],
+        title=gettext("%(device)s 近 %(hours)s 小时读数")
+        % {"device": device, "hours": format(hours, ".0f")},
+    )
     warnings = list(device.warnings.select_related("case").order_by("-opened_at")[:50])
     cases = []
     seen = set()

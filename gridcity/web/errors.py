@@ -16,24 +16,26 @@ from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy
 from django.views import defaults
 
 from gridcity.open311.render import error as georeport_error
 
-# The API speaks Chinese whatever the page language is (see gridcity/api.py); GeoReport clients
-# get the English descriptions that the rest of /open311/ uses.
+# The API answers in the request's language (Accept-Language, the language cookie; Chinese by
+# default), as gridcity/api.py does; GeoReport clients get the English descriptions that the
+# rest of /open311/ uses.
 API_MESSAGES = {
-    400: "请求无效",
-    401: "未登录或令牌无效",
-    403: "无权执行此操作",
-    404: "没有这个接口：{path}（接口文档见 /api/docs）",
-    405: "该接口不支持 {method} 请求",
-    413: "请求体过大：超过服务器允许的上限",
-    429: "请求过于频繁，请稍后再试",
-    500: "服务器内部错误，请稍后重试；如果是提交，请先查询结果再重新提交",
-    503: "服务暂不可用，请稍后重试",
+    400: gettext_lazy("请求无效"),
+    401: gettext_lazy("未登录或令牌无效"),
+    403: gettext_lazy("无权执行此操作"),
+    404: gettext_lazy("没有这个接口：{path}（接口文档见 /api/docs）"),
+    405: gettext_lazy("该接口不支持 {method} 请求"),
+    413: gettext_lazy("请求体过大：超过服务器允许的上限"),
+    429: gettext_lazy("请求过于频繁，请稍后再试"),
+    500: gettext_lazy("服务器内部错误，请稍后重试；如果是提交，请先查询结果再重新提交"),
+    503: gettext_lazy("服务暂不可用，请稍后重试"),
 }
-CSRF_API_MESSAGE = "CSRF 校验失败：请刷新页面后重试，或改用令牌认证"
+CSRF_API_MESSAGE = gettext_lazy("CSRF 校验失败：请刷新页面后重试，或改用令牌认证")
 GEOREPORT_MESSAGES = {
     400: "bad request",
     403: "forbidden",
@@ -58,10 +60,10 @@ def machine_error(request: HttpRequest, status: int, message: str = "") -> HttpR
     """The error in the API's or GeoReport's own format, or None for a page."""
     path = request.path_info
     if path.startswith("/api/"):
-        fallback = f"请求失败（HTTP {status}）"
+        fallback = gettext("请求失败（HTTP %(status)s）") % {"status": status}
         text = message or _message(API_MESSAGES, fallback, request, status)
         return JsonResponse(
-            {"error": text, "field": None},
+            {"error": str(text), "field": None},
             status=status,
             json_dumps_params={"ensure_ascii": False},
         )

@@ -196,7 +196,7 @@ def field_task(request: HttpRequest, number: str) -> HttpResponse:
             messages.success(
                 request,
                 _("案件 %(number)s 已提交：%(label)s")
-                % {"number": case.number, "label": ACTION_LABELS.get(action, action)},
+                % {"number": case.number, "label": _(ACTION_LABELS.get(action, action))},
             )
             return redirect("web:field_home")
     photos = list(

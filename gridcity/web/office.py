@@ -11,7 +11,8 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -127,6 +128,36 @@ def _with_deadlines(cases, now=None, calendar=None) -> list[dict]:
     return rows
 
 
+def late_now(now: datetime) -> Q:
+    """The cases whose light is red at `now`: a step with a clock whose deadline has passed
+    (`traffic_light` says red exactly then), as a query the database counts and pages."""
+    return Q(step_deadline__lt=now, step_started_at__isnull=False) & ~Q(step_clock="")
+
+
+def soonest_first(qs: QuerySet) -> QuerySet:
+    """Nearest deadline first (the most overdue at the top), cases without one last on every
+    database."""
+    return qs.order_by(F("step_deadline").asc(nulls_last=True), "pk")
+
+
+def pager(request: HttpRequest, items, per_page: int, param: str = "page") -> dict:
+    """One page of `items` and the addresses of its neighbours, every other filter kept."""
+    page = Paginator(items, per_page).get_page(request.GET.get(param))
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query[param] = str(number)
+        return "?" + query.urlencode()
+
+    return {
+        "page": page,
+        "items": list(page.object_list),
+        "count": page.paginator.count,
+        "previous": link(page.previous_page_number()) if page.has_previous() else "",
+        "next": link(page.next_page_number()) if page.has_next() else "",
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # The case page
 
@@ -145,7 +176,9 @@ def _map_data(case: Case, pick: bool) -> dict:
     else:
         for a in Area.objects.filter(level=AreaLevel.STREET).only("pk", "code", "name", "geometry"):
             features.append(_feature(a))
-    point = [case.lat, case.lon] if case.lat is not None and case.lon is not None else None
+    # A point flagged as no real position ((0,0), outside the city) is not drawn.
+    placed = case.lat is not None and case.lon is not None and not case.position_problem
+    point = [case.lat, case.lon] if placed else None
     return {
         "features": features,
         "point": point,
@@ -324,7 +357,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
             request, number, FormErrors.from_error(action, exc, values), exc.status_code
         )
     messages.success(
-        request, _("已完成：%(label)s（案件 %(n)s）") % {"label": t.label, "n": number}
+        request, _("已完成：%(label)s（案件 %(n)s）") % {"label": _(t.label), "n": number}
     )
     return redirect(_safe_next(request, reverse("web:case_detail", args=[number])))
 
@@ -552,35 +585,56 @@ def command_centre(request: HttpRequest) -> HttpResponse:
 
 
 BOARD_VIEWS = {"late": "red", "soon": "yellow"}
+BOARD_PAGE = 25
+
+
+def lights_of(qs: QuerySet, now: datetime, calendar) -> tuple[dict[str, int], list[int]]:
+    """How many of `qs` are red, yellow and green at `now`, and the yellow ones' ids. Red is
+    counted by the database; only the cases still in time are run through the calendar."""
+    red = qs.filter(late_now(now)).count()
+    counts = {"red": red, "yellow": 0, "green": 0}
+    yellow = []
+    in_time = (
+        qs.exclude(late_now(now))
+        .filter(step_deadline__isnull=False, step_started_at__isnull=False)
+        .exclude(step_clock="")
+        .values_list("pk", "step_started_at", "step_deadline", "step_clock")
+    )
+    for pk, started, deadline, clock in in_time:
+        light, _used = calendar.traffic_light(started, deadline, now, Clock(clock))
+        counts[light] += 1
+        if light == "yellow":
+            yellow.append(pk)
+    return counts, yellow
 
 
 @roles_required(*OVERSIGHT_ROLES)
 def overdue_board(request: HttpRequest) -> HttpResponse:
-    """What is still late (红灯), most overdue first; 黄灯 (about to be late) on its own tab.
-    A case whose late step has been done leaves the board, and its orders are settled."""
+    """What is still late (红灯), most overdue first; 黄灯 (about to be late) on its own tab,
+    soonest first; a page at a time. A case whose late step has been done leaves the board,
+    and its orders are settled."""
     show = request.GET.get("show", "late")
     if show not in BOARD_VIEWS:
         show = "late"
+    now = timezone.now()
+    calendar = get_calendar()
+    on_board = _list_qs(request.user).filter(status__in=OPEN, step_deadline__isnull=False)
+    counts, yellow = lights_of(on_board, now, calendar)
+    shown = on_board.filter(late_now(now)) if show == "late" else on_board.filter(pk__in=yellow)
     standing = Q(supervision_orders__settled_at=None, supervision_orders__replied_at=None)
-    cases = list(
-        _list_qs(request.user)
-        .filter(status__in=OPEN, step_deadline__isnull=False)
-        .annotate(open_orders=Count("supervision_orders", filter=standing))
-        .order_by("step_deadline", "pk")
+    listing = pager(
+        request,
+        soonest_first(shown.annotate(open_orders=Count("supervision_orders", filter=standing))),
+        BOARD_PAGE,
     )
-    all_rows = _with_deadlines(cases)
-    counts = {
-        k: sum(1 for r in all_rows if r["light"] and r["light"]["light"] == k)
-        for k in ("red", "yellow", "green")
-    }
-    rows = [r for r in all_rows if r["light"] and r["light"]["light"] == BOARD_VIEWS[show]]
     context = {
-        "rows": rows,
+        "rows": _with_deadlines(listing["items"], now, calendar),
+        "pages": listing,
         "show": show,
         "counts": counts,
         "can_supervise": effective_role(request.user) in SUPERVISE_ROLES,
         "here": request.get_full_path(),
-        "now": timezone.now(),
+        "now": now,
     }
     if request.htmx:
         return render(request, "web/office/_overdue_rows.html", context)
@@ -601,6 +655,9 @@ def _with_reply_rights(orders, user) -> list[SupervisionOrder]:
     return orders
 
 
+ORDERS_PAGE = 50
+
+
 @roles_required(*ORDER_ROLES)
 def supervision_orders(request: HttpRequest) -> HttpResponse:
     """Every order in view, by state: standing and unanswered first (the default), answered but
@@ -610,7 +667,8 @@ def supervision_orders(request: HttpRequest) -> HttpResponse:
         state = "awaiting"
     visible = SupervisionOrder.objects.filter(case__in=visible_to(request.user))
     counts = {k: visible.filter(q).count() for k, q in ORDER_STATES.items()}
-    orders = _with_reply_rights(
+    listing = pager(
+        request,
         visible.filter(ORDER_STATES[state])
         .select_related(
             "case",
@@ -620,13 +678,19 @@ def supervision_orders(request: HttpRequest) -> HttpResponse:
             "created_by",
             "replied_by",
         )
-        .order_by("-created_at", "-pk")[:200],
-        request.user,
+        .order_by("-created_at", "-pk"),
+        ORDERS_PAGE,
     )
     return render(
         request,
         "web/office/supervision_orders.html",
-        {"orders": orders, "state": state, "counts": counts, "here": request.get_full_path()},
+        {
+            "orders": _with_reply_rights(listing["items"], request.user),
+            "pages": listing,
+            "state": state,
+            "counts": counts,
+            "here": request.get_full_path(),
+        },
     )
 
 
@@ -634,32 +698,63 @@ def supervision_orders(request: HttpRequest) -> HttpResponse:
 # Department desk (专业部门)
 
 
+DESK_PAGE = 20
+DESK_ORDERS_PAGE = 10
+DESK_VIEWS = ("all", "new", "handling", "late")
+
+
 @roles_required(*DESK_ROLES)
 def desk(request: HttpRequest) -> HttpResponse:
+    """The department's cases, the nearest deadline first (the overdue at the top), and the
+    supervision orders it must answer, the nearest reply deadline first; each a page at a
+    time, the counts over all of them."""
     role = effective_role(request.user)
-    cases = list(
-        _list_qs(request.user).filter(status__in=AT_DEPARTMENT).order_by("step_deadline", "pk")
+    now = timezone.now()
+    calendar = get_calendar()
+    show = request.GET.get("show", "all")
+    if show not in DESK_VIEWS:
+        show = "all"
+    at_desk = _list_qs(request.user).filter(status__in=AT_DEPARTMENT)
+    new = Q(status=Status.DISPATCHED)
+    counts = at_desk.aggregate(
+        all=Count("pk"),
+        new=Count("pk", filter=new),
+        handling=Count("pk", filter=~new),
+        red=Count("pk", filter=late_now(now)),
     )
-    rows = _with_deadlines(cases)
+    shown = {
+        "all": at_desk,
+        "new": at_desk.filter(new),
+        "handling": at_desk.exclude(new),
+        "late": at_desk.filter(late_now(now)),
+    }[show]
+    cases = pager(request, soonest_first(shown), DESK_PAGE)
+    rows = _with_deadlines(cases["items"], now, calendar)
     for r in rows:
         # visible_to already limits a desk to its own department (and a lead's sub-departments),
         # which is all the department scope checks: the role's moves are the page's buttons.
         moves = allowed_actions(r["case"].status, role)
         r["buttons"] = [t for t in moves if is_one_click(t)]
         r["forms"] = [t for t in moves if not is_one_click(t)]
-    orders = _with_reply_rights(
+    orders = pager(
+        request,
         actions.orders_awaiting(request.user)
         .select_related("case", "case__category", "department", "created_by")
         .order_by("reply_deadline", "pk"),
-        request.user,
+        DESK_ORDERS_PAGE,
+        param="orders",
     )
-    counts = {
-        "new": sum(1 for r in rows if r["case"].status == Status.DISPATCHED),
-        "handling": sum(1 for r in rows if r["case"].status != Status.DISPATCHED),
-        "red": sum(1 for r in rows if r["light"] and r["light"]["light"] == "red"),
-    }
+    counts["orders"] = orders["count"]
     return render(
         request,
         "web/office/desk.html",
-        {"rows": rows, "orders": orders, "counts": counts, "here": request.path},
+        {
+            "rows": rows,
+            "cases": cases,
+            "show": show,
+            "orders": _with_reply_rights(orders["items"], request.user),
+            "order_pages": orders,
+            "counts": counts,
+            "here": request.get_full_path(),
+        },
     )

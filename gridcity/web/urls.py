@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include("gridcity.web.urls_office")),
     # Grid manager's phone, citizens' page, map, dashboard.
     path("", include("gridcity.web.urls_field")),
+    # The phone as an installable app: manifest, icons, service worker.
+    path("", include("gridcity.web.urls_pwa")),
 ]

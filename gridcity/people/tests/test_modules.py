@@ -605,8 +605,14 @@ def test_the_patrol_board_counts_every_cell_when_the_map_shows_only_some(client,
     n_east = east.cells.count()
     assert "<strong>42</strong> / 48" in html  # six of the west beat's 48 cells walked today
     assert f"<strong>{n_east}</strong> / {n_east}" in html  # beyond the map's ten cells
-    assert len(r.context["map"]["cells"]["features"]) == 10
     assert 'id="map-capped"' in html
+    # The map's data comes apart from the page, for the same day, beat and days.
+    assert 'data-src="/people/patrols/map.json?date=' in html and "&amp;days=3" in html
+    data = client.get("/people/patrols/map.json?days=3").json()
+    assert len(data["cells"]["features"]) == 10
+    stale = [f for f in data["cells"]["features"] if f["properties"]["stale"]]
+    assert len(stale) == 10  # the map draws the cells nobody walked first
+    assert [t["name"] for t in data["tracks"]] == [str(user)]
 
 
 def test_team_lists_put_the_second_beat_before_the_tenth(client, city):

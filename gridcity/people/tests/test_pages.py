@@ -12,7 +12,13 @@ from gridcity.people.actions import PointIn, do_end_patrol, do_record_points, do
 from gridcity.people.models import Commendation, ManagerProfile, StationActivity, TrainingSession
 from gridcity.people.tests.test_patrol_api import ROUTE
 
-STAFF_PAGES = ["/people/patrols/", "/people/attendance/", "/people/team/", "/people/annual/"]
+STAFF_PAGES = [
+    "/people/patrols/",
+    "/people/patrols/map.json",
+    "/people/attendance/",
+    "/people/team/",
+    "/people/annual/",
+]
 
 
 def patrol(city, minutes=75):

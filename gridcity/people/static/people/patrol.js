@@ -1,7 +1,11 @@
 /* The grid manager's patrol: fixes from watchPosition, kept in localStorage and sent in
    batches. Every request is safe to repeat: the patrol carries a key made here, every fix a
    sequence number, so going offline and resending never makes a second track or a double
-   point. Plain JavaScript, no build step. */
+   point. With the field outbox on the page (window.GridCityOutbox, IndexedDB) the start, each
+   batch and the end are queued there in that order, each under its own stable key, and sent
+   with everything else the phone has waiting; only the fixes not yet batched stay in
+   localStorage. Without it the patrol keeps its own queue in localStorage. Plain JavaScript,
+   no build step. */
 (function () {
   "use strict";
 
@@ -11,6 +15,12 @@
   var TICK_MS = 4000;
   var MIN_MOVE_M = 3;
   var MIN_GAP_MS = 60000;
+  // Into the field outbox: one item per this many fixes, or once the oldest waited this long.
+  var OUTBOX_BATCH = 20;
+  var OUTBOX_BATCH_MS = 30000;
+  // Requests on their way into IndexedDB (adding there is asynchronous): kept here until the
+  // outbox has them, so closing the tab in between loses nothing.
+  var HANDOFF_KEY = "gridcity.patrol.handoff.v1";
 
   var root = document.getElementById("patrol");
   if (!root) { return; }
@@ -18,6 +28,9 @@
   var userId = String(root.dataset.user);
 
   function $(id) { return document.getElementById(id); }
+  // Words come from Django's JavaScript catalogue (/i18n/js/); without it the Chinese stands.
+  var gettext = window.gettext || function (s) { return s; };
+  function fmt(s, values) { return s.replace(/%\((\w+)\)s/g, function (m, k) { return String(values[k]); }); }
   function load(k, d) { try { var v = JSON.parse(localStorage.getItem(k)); return v == null ? d : v; } catch (e) { return d; } }
   function save(k, v) { localStorage.setItem(k, JSON.stringify(v)); }
   function csrf() {
@@ -43,6 +56,10 @@
   var watchId = null;
   var sending = false;
   var lastServer = null;
+  var box = window.GridCityOutbox && typeof window.GridCityOutbox.enqueue === "function" ? window.GridCityOutbox : null;
+  var handoff = box ? load(HANDOFF_KEY, []) : [];
+  var handing = false;
+  var queuedPoints = 0;
 
   /* ------------------------------------------------------------ map */
   var map = null, trackLine = null;
@@ -69,12 +86,14 @@
     $("count").textContent = state ? state.seq : 0;
     var pending = (state ? state.buffer.length : 0);
     outbox.forEach(function (op) { if (op.points) { pending += op.points.length; } });
+    handoff.forEach(function (op) { if (op.body && op.body.points) { pending += op.body.points.length; } });
+    pending += queuedPoints;
     $("pending").textContent = pending;
     if (lastServer) {
-      $("distance").textContent = Math.round(lastServer.distance_m) + " 米";
-      $("coverage").textContent = Math.round(lastServer.coverage * 1000) / 10 + "%（" + lastServer.cells_visited + "/" + lastServer.beat_cells + "）";
+      $("distance").textContent = fmt(gettext("%(m)s 米"), { m: Math.round(lastServer.distance_m) });
+      $("coverage").textContent = fmt(gettext("%(rate)s%（%(visited)s/%(cells)s）"), { rate: Math.round(lastServer.coverage * 1000) / 10, visited: lastServer.cells_visited, cells: lastServer.beat_cells });
     }
-    $("net").textContent = navigator.onLine ? "" : "当前离线：位置会保存在手机上，联网后自动补发。";
+    $("net").textContent = navigator.onLine ? "" : gettext("当前离线：位置会保存在手机上，联网后自动补发。");
     $("net").className = navigator.onLine ? "net" : "net offline";
   }
   function status(text) { $("status").textContent = text; }
@@ -92,16 +111,16 @@
     state.buffer.push(fix);
     state.trail.push([p.lon, p.lat]);
     if (trackLine) { trackLine.addLatLng([p.lat, p.lon]); }
-    status("巡查中… 最近定位 " + new Date(now).toLocaleTimeString("zh-CN", { hour12: false }));
-    if (state.buffer.length >= BATCH) { flush(); }
+    status(fmt(gettext("巡查中… 最近定位 %(time)s"), { time: new Date(now).toLocaleTimeString(document.documentElement.lang || "zh-CN", { hour12: false }) }));
+    if (box ? due(now) : state.buffer.length >= BATCH) { flush(); }
     save(STATE_KEY, state);
     render();
   }
   function watch() {
-    if (!navigator.geolocation) { status("此设备不支持定位，无法记录轨迹"); return; }
+    if (!navigator.geolocation) { status(gettext("此设备不支持定位，无法记录轨迹")); return; }
     if (watchId !== null) { return; }
     watchId = navigator.geolocation.watchPosition(record, function () {
-      status("暂时无法获取位置，请检查定位权限");
+      status(gettext("暂时无法获取位置，请检查定位权限"));
     }, { enableHighAccuracy: true, maximumAge: 0, timeout: 30000 });
   }
   // Some phones stop calling watchPosition in the background; ask now and then as well.
@@ -110,15 +129,121 @@
     navigator.geolocation.getCurrentPosition(record, function () {}, { enableHighAccuracy: true, maximumAge: 0, timeout: 10000 });
   }
 
-  /* ------------------------------------------------------------ the outbox */
+  /* ------------------------------------------------------------ the field outbox */
+  function patrolUrl(key, tail) { return "/api/patrols/" + encodeURIComponent(key) + tail; }
+  // Stable keys: the same request made again (after a reload, from the old queue) gets the
+  // same key, and the server stores it once either way (start by key, points by seq).
+  function startOp(key, startedAt, user) {
+    return { key: "patrol-start:" + key, url: "/api/patrols", body: { key: key, started_at: startedAt }, label: gettext("开始巡查"), user: user };
+  }
+  function pointsOp(key, points, user) {
+    return {
+      key: "patrol-points:" + key + ":" + points[0].seq + "-" + points[points.length - 1].seq,
+      url: patrolUrl(key, "/points"), body: { points: points },
+      label: fmt(gettext("巡查轨迹 %(n)s 个点"), { n: points.length }), user: user
+    };
+  }
+  function endOp(key, endedAt, user) {
+    return { key: "patrol-end:" + key, url: patrolUrl(key, "/end"), body: { ended_at: endedAt }, label: gettext("结束巡查"), user: user };
+  }
+  function keyOfUrl(url) {
+    var m = /^\/api\/patrols\/([^/]+)\//.exec(url || "");
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function ours(url) { return !!state && url.indexOf(patrolUrl(state.key, "/")) === 0; }
+  function due(now) {
+    if (!state || !state.buffer.length) { return false; }
+    return state.buffer.length >= OUTBOX_BATCH || now - Date.parse(state.buffer[0].t) >= OUTBOX_BATCH_MS;
+  }
+  function handOver(op) {
+    handoff.push(op);
+    save(HANDOFF_KEY, handoff);
+  }
+  // Moves the waiting requests into IndexedDB one by one, in order; one already there (the tab
+  // closed after adding, before forgetting it here) is not added twice.
+  function pump() {
+    if (handing || !handoff.length) { return; }
+    handing = true;
+    var op = handoff[0];
+    box.all().then(function (items) {
+      var there = items.some(function (x) { return x.key === op.key; });
+      return there ? null : box.enqueue({ kind: "json", url: op.url, body: op.body, key: op.key, label: op.label, user: op.user || userId });
+    }).then(function () {
+      handoff = load(HANDOFF_KEY, []).filter(function (x) { return x.key !== op.key; });
+      save(HANDOFF_KEY, handoff);
+      handing = false;
+      refreshQueued();
+      pump();
+    }, function () {
+      // IndexedDB refused (full, private mode): the request stays here and is tried again.
+      handing = false;
+      status(gettext("轨迹未能保存到待发送队列，稍后自动重试"));
+    });
+  }
+  // atLoad: only then may an ended patrol with nothing left be taken as sent; later, the
+  // outbox's own answer (onSent) closes it with the server's numbers.
+  function refreshQueued(atLoad) {
+    if (!box) { return; }
+    box.all().then(function (items) {
+      queuedPoints = 0;
+      var open = false;
+      items.forEach(function (x) {
+        if (!ours(x.url)) { return; }
+        open = true;
+        if (x.payload && x.payload.points) { queuedPoints += x.payload.points.length; }
+      });
+      // Ended, and the end sent while no page of ours was listening (service worker, another tab).
+      if (atLoad === true && state && state.ended && !open && !handoff.some(function (op) { return keyOfUrl(op.url) === state.key; })) {
+        status(gettext("巡查已结束，数据已全部上传"));
+        state = null;
+        save(STATE_KEY, null);
+      }
+      render();
+    }, function () { /* the count waits for the next change */ });
+  }
+  // The old localStorage queue (left by an earlier version of this page) goes to the outbox.
+  function migrate() {
+    if (!outbox.length) { return; }
+    outbox.forEach(function (op) {
+      if (op.kind === "start") { handOver(startOp(op.body.key, op.body.started_at, userId)); }
+      else if (op.kind === "end") { handOver(endOp(keyOfUrl(op.url), op.body.ended_at, userId)); }
+      else if (op.points && op.points.length) { handOver(pointsOp(keyOfUrl(op.url), op.points, userId)); }
+    });
+    outbox = [];
+    save(OUTBOX_KEY, outbox);
+  }
+  if (box) {
+    box.onSent(function (item, res) {
+      if (!item || !ours(item.url)) { return; }
+      if (res && res.body && res.body.distance_m !== undefined) { lastServer = res.body; }
+      if (item.key === "patrol-end:" + state.key) { finished(res.body || {}); } else { render(); }
+    });
+    box.onChange(refreshQueued);
+    migrate();
+  }
+
+  /* ------------------------------------------------------------ the page's own queue */
   function flush() {
     if (!state || !state.buffer.length) { return; }
+    if (box) {
+      handOver(pointsOp(state.key, state.buffer, state.user));
+      state.buffer = [];
+      save(STATE_KEY, state);
+      pump();
+      return;
+    }
     outbox.push({ url: "/api/patrols/" + encodeURIComponent(state.key) + "/points", points: state.buffer });
     state.buffer = [];
     save(OUTBOX_KEY, outbox);
     save(STATE_KEY, state);
   }
   function send() {
+    if (box) {
+      pump();
+      if (navigator.onLine && (handoff.length || queuedPoints || (state && state.ended))) { box.kick(); }
+      render();
+      return;
+    }
     if (sending || !outbox.length) { render(); return; }
     sending = true;
     var op = outbox[0];
@@ -138,11 +263,11 @@
         if (op.kind === "end") { finished(res.data); }
         send();
       } else if (res.r.status === 401 || res.r.status === 403 || res.r.status >= 500) {
-        status("发送失败（" + (res.data.error || res.r.status) + "），稍后自动重试");
+        status(fmt(gettext("发送失败（%(error)s），稍后自动重试"), { error: res.data.error || res.r.status }));
         render();
       } else {
         // A request the server refuses will never succeed: drop it, say so, go on.
-        status("有一批数据被拒收：" + (res.data.error || res.r.status));
+        status(fmt(gettext("有一批数据被拒收：%(error)s"), { error: res.data.error || res.r.status }));
         outbox.shift();
         save(OUTBOX_KEY, outbox);
         send();
@@ -155,8 +280,9 @@
 
   function finished(p) {
     var km = (p.distance_m / 1000).toFixed(2);
-    status("巡查已结束：里程 " + km + " 公里，在岗 " + Math.round(p.duty_seconds / 60) + " 分钟，覆盖 " +
-      p.cells_visited + "/" + p.beat_cells + " 个单元网格" + (p.points_flagged ? "，" + p.points_flagged + " 个异常点未计入" : ""));
+    var values = { km: km, minutes: Math.round(p.duty_seconds / 60), visited: p.cells_visited, cells: p.beat_cells, flagged: p.points_flagged };
+    status(fmt(gettext("巡查已结束：里程 %(km)s 公里，在岗 %(minutes)s 分钟，覆盖 %(visited)s/%(cells)s 个单元网格"), values) +
+      (p.points_flagged ? fmt(gettext("，%(flagged)s 个异常点未计入"), values) : ""));
     state = null;
     save(STATE_KEY, null);
     render();
@@ -166,11 +292,14 @@
   $("start").addEventListener("click", function () {
     var key = uuid4();
     state = { key: key, user: userId, seq: 0, buffer: [], trail: [], last: null, ended: false, startedAt: new Date(Date.now()).toISOString() };
-    outbox.push({ kind: "start", url: "/api/patrols", body: { key: key, started_at: state.startedAt } });
     save(STATE_KEY, state);
-    save(OUTBOX_KEY, outbox);
+    if (box) { handOver(startOp(key, state.startedAt, userId)); }
+    else {
+      outbox.push({ kind: "start", url: "/api/patrols", body: { key: key, started_at: state.startedAt } });
+      save(OUTBOX_KEY, outbox);
+    }
     if (trackLine) { trackLine.setLatLngs([]); }
-    status("巡查中…");
+    status(gettext("巡查中…"));
     watch();
     poll();
     send();
@@ -179,11 +308,15 @@
     if (!state) { return; }
     flush();
     state.ended = true;
-    outbox.push({ kind: "end", url: "/api/patrols/" + encodeURIComponent(state.key) + "/end", body: { ended_at: new Date(Date.now()).toISOString() } });
-    save(OUTBOX_KEY, outbox);
+    var endedAt = new Date(Date.now()).toISOString();
+    if (box) { handOver(endOp(state.key, endedAt, state.user)); }
+    else {
+      outbox.push({ kind: "end", url: "/api/patrols/" + encodeURIComponent(state.key) + "/end", body: { ended_at: endedAt } });
+      save(OUTBOX_KEY, outbox);
+    }
     save(STATE_KEY, state);
     if (watchId !== null) { navigator.geolocation.clearWatch(watchId); watchId = null; }
-    status(navigator.onLine ? "正在结束巡查…" : "已结束，联网后上传");
+    status(navigator.onLine ? gettext("正在结束巡查…") : gettext("已结束，联网后上传"));
     send();
   });
 
@@ -191,14 +324,15 @@
   window.addEventListener("offline", render);
   setInterval(function () {
     if (state && !state.ended) { poll(); }
-    if (state && state.buffer.length) { flush(); }
+    if (state && state.buffer.length && (!box || due(Date.now()))) { flush(); }
     send();
   }, TICK_MS);
 
   window.addEventListener("load", function () {
     drawMap();
-    if (state && !state.ended) { status("巡查中…（已恢复）"); watch(); }
-    else if (state && state.ended) { status("已结束，等待上传"); }
+    if (state && !state.ended) { status(gettext("巡查中…（已恢复）")); watch(); }
+    else if (state && state.ended) { status(gettext("已结束，等待上传")); }
+    if (box) { refreshQueued(true); }
     render();
     send();
   });

@@ -16,7 +16,7 @@
       }).addTo(map);
       var a = document.createElement("a");
       a.href = "/sensors/devices/" + encodeURIComponent(d.code) + "/";
-      a.textContent = d.name + "（" + d.label + "）";
+      a.textContent = interpolate(gettext("%(name)s（%(state)s）"), { name: d.name, state: d.label }, true);
       m.bindPopup(a);
       bounds.push([d.lat, d.lon]);
     });

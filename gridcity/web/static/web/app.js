@@ -5,9 +5,43 @@
    data-submit-on-change     a <select> that sends its form when changed (the language picker)
    data-back                 a button that goes back one page
    data-shows-fieldset       a <select> whose value picks which fieldset[data-sheet] of its form
-                             is shown (and sent); the others are hidden and disabled */
+                             is shown (and sent); the others are hidden and disabled
+
+   The header's menu button (#menu-toggle) folds the navigation away on a phone; it is shown
+   only from here, so without JavaScript the navigation stays open. */
 (function () {
   "use strict";
+
+  function menu() {
+    var toggle = document.getElementById("menu-toggle");
+    var bar = toggle ? toggle.closest(".topbar") : null;
+    if (!bar) { return; }
+    function setOpen(open) {
+      bar.classList.toggle("menu-open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    toggle.hidden = false;
+    bar.classList.add("has-menu");
+    toggle.addEventListener("click", function () {
+      // Focus stays on the button (a disclosure); the menu follows it in the tab order.
+      setOpen(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    bar.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        toggle.focus();
+      }
+    });
+    document.addEventListener("click", function (ev) {
+      if (toggle.getAttribute("aria-expanded") === "true" && !bar.contains(ev.target)) { setOpen(false); }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", menu);
+  } else {
+    menu();
+  }
 
   function showFieldsets(select) {
     select.form.querySelectorAll("fieldset[data-sheet]").forEach(function (f) {

@@ -51,7 +51,7 @@
           L.geoJSON(fc, {
             style: function (f) { return { color: "#8c2d04", weight: 1, fillColor: colour(f.properties.open), fillOpacity: 0.85 }; },
             onEachFeature: function (f, layer) {
-              layer.bindTooltip(textEl(f.properties.name + "：在办 " + f.properties.open + " 件"));
+              layer.bindTooltip(textEl(interpolate(ngettext("%(name)s：在办 %(open)s 件", "%(name)s：在办 %(open)s 件", f.properties.open), f.properties, true)));
               layer.on("click", function () { location.href = "/map/?status=open&area=" + encodeURIComponent(f.properties.code); });
             }
           }).addTo(cells);

@@ -4,9 +4,13 @@
 (function () {
   "use strict";
 
-  var OUTBOX_KEY = "gridcity.outbox.v1";
+  var LEGACY_OUTBOX_KEY = "gridcity.outbox.v1";  // before the outbox moved to IndexedDB
   var DRAFT_KEY = "gridcity.draft.v1";
   var MAX_SIDE = 1600;
+  var JPEG_QUALITY = 0.8;
+  var MAX_PHOTOS = 5;
+  var gettext = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (s, a) { var i = 0; return s.replace(/%s/g, function () { return String(a[i++]); }); };
 
   function $(sel, root) { return (root || document).querySelector(sel); }
 
@@ -103,6 +107,21 @@
     var manual = false;
     var text = opts.text;
     var locateSeq = 0;
+    var locateTimer = null;
+    var gettext = window.gettext || function (s) { return s; };
+    // Outside every cell: the report would go to the intake desk unrouted, so the grid manager
+    // (or the citizen) confirms such a position once before it is sent.
+    var outside = false;
+    var confirmed = false;
+    var warning = document.getElementById("position-warning");
+    var lonIn = document.getElementById("coord-lon");
+    var latIn = document.getElementById("coord-lat");
+
+    function warn(message) {
+      if (!warning) { return; }
+      warning.textContent = message;
+      warning.hidden = !message;
+    }
 
     function place(lat, lon, fromUser) {
       if (fromUser) { manual = true; }
@@ -120,53 +139,116 @@
     }
 
     function changed(lat, lon) {
-      if (text) { text.textContent = "经度 " + lon.toFixed(5) + "，纬度 " + lat.toFixed(5); }
+      if (text) { text.textContent = interpolate(gettext("经度 %s，纬度 %s"), [lon.toFixed(5), lat.toFixed(5)]); }
       if (opts.onChange) { opts.onChange(lon, lat); }
+      if (lonIn && document.activeElement !== lonIn && document.activeElement !== latIn) {
+        lonIn.value = lon.toFixed(6);
+        latIn.value = lat.toFixed(6);
+      }
+      outside = false;
+      confirmed = false;
+      warn("");
       var mine = ++locateSeq;
+      // Arrow keys move the marker in small steps: ask where it is once it rests.
+      clearTimeout(locateTimer);
+      locateTimer = setTimeout(function () { locateAt(lat, lon, mine); }, 250);
+    }
+
+    function locateAt(lat, lon, mine) {
       fetch((opts.el.dataset.locate || "/api/locate") + "?lon=" + fmt(lon) + "&lat=" + fmt(lat), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (loc) {
           if (!loc || mine !== locateSeq || !text) { return; }
           if (!loc.located) {
-            text.textContent += " · 不在任何网格内，请确认位置";
+            text.textContent += " · " + gettext("不在任何网格内，请确认位置");
+            outside = true;
+            warn(gettext("该位置不在任何网格内，请确认位置是否正确。"));
             return;
           }
           var names = loc.areas.filter(function (a) { return a.level === 2 || a.level === 3; })
             .map(function (a) { return a.name; });
-          text.textContent += " · " + names.join(" ") + " · 网格 " + loc.cell;
+          text.textContent += " · " + names.join(" ") + " · " + interpolate(gettext("网格 %s"), [loc.cell]);
         }).catch(function () { /* offline: coordinates are enough */ });
     }
 
     map.on("click", function (ev) { place(ev.latlng.lat, ev.latlng.lng, true); });
 
-    function geolocate(force) {
-      if (!navigator.geolocation) {
-        if (text) { text.textContent = "此设备不支持定位，请在地图上点击选择位置"; }
+    // The keyboard: with the map focused the arrow keys move the marker (Shift: further)
+    // instead of the map; the first press puts it in the middle of the map.
+    var STEP = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    opts.el.addEventListener("keydown", function (ev) {
+      var d = STEP[ev.key];
+      if (!d || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
+      ev.preventDefault();
+      ev.stopPropagation();  // Leaflet pans the map on the same keys, listening on the document.
+      var px = ev.shiftKey ? 50 : 10;
+      var to = map.getCenter();
+      if (marker) {
+        to = map.containerPointToLatLng(map.latLngToContainerPoint(marker.getLatLng()).add([d[0] * px, d[1] * px]));
+      }
+      place(to.lat, to.lng, true);
+      if (!map.getBounds().pad(-0.1).contains(to)) { map.panTo(to); }
+    });
+
+    // Or typed: longitude and latitude, applied on Enter or when the field is left.
+    function typed(ev) {
+      if (ev.type === "keydown" && ev.key !== "Enter") { return; }
+      if (ev.type === "keydown") { ev.preventDefault(); }
+      var lon = Number(String(lonIn.value).trim()), lat = Number(String(latIn.value).trim());
+      if (!lonIn.value.trim() || !latIn.value.trim()) { return; }
+      if (!isFinite(lon) || !isFinite(lat) || Math.abs(lon) > 180 || Math.abs(lat) > 90) {
+        warn(gettext("经纬度格式不正确：经度在 -180 至 180 之间，纬度在 -90 至 90 之间。"));
         return;
       }
-      if (text && !marker) { text.textContent = "正在获取位置…"; }
+      var here = marker ? marker.getLatLng() : null;
+      if (here && Math.abs(here.lng - lon) < 1e-7 && Math.abs(here.lat - lat) < 1e-7) { return; }
+      place(lat, lon, true);
+      map.setView([lat, lon], Math.max(map.getZoom(), 17));
+    }
+    if (lonIn && latIn) {
+      [lonIn, latIn].forEach(function (el) {
+        el.addEventListener("keydown", typed);
+        el.addEventListener("change", typed);
+      });
+    }
+
+    function geolocate(force) {
+      if (!navigator.geolocation) {
+        if (text) { text.textContent = gettext("此设备不支持定位，请在地图上点击选择位置"); }
+        return;
+      }
+      if (text && !marker) { text.textContent = gettext("正在获取位置…"); }
       navigator.geolocation.getCurrentPosition(function (p) {
         if (manual && !force) { return; }
         manual = false;
         place(p.coords.latitude, p.coords.longitude, false);
         map.setView([p.coords.latitude, p.coords.longitude], Math.max(map.getZoom(), 17));
       }, function () {
-        if (text && !marker) { text.textContent = "无法获取位置，请在地图上点击选择位置"; }
-      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+        if (text && !marker) { text.textContent = gettext("无法获取位置，请在地图上点击选择位置"); }
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: force ? 0 : 30000 });
     }
 
     return {
       map: map,
       geolocate: geolocate,
       set: function (lon, lat) { place(lat, lon, true); map.setView([lat, lon], Math.max(map.getZoom(), 17)); },
+      // True once for a position outside every cell: the caller stops the sending and shows
+      // the warning; sending again goes ahead.
+      needsConfirm: function () {
+        if (!outside || confirmed) { return false; }
+        confirmed = true;
+        warn(gettext("该位置不在任何网格内。请确认位置无误后再次点击发送，或在地图上重新选择。"));
+        if (warning) { warning.focus(); }
+        return true;
+      },
       get: function () { if (!marker) { return null; } var p = marker.getLatLng(); return { lon: p.lng, lat: p.lat }; }
     };
   }
 
   /* ---------------------------------------------------------------- photos */
 
-  // Re-encode through a canvas: at most MAX_SIDE px, JPEG. Phones' 12 MP photos become a few
-  // hundred kB, which fit the outbox and a weak uplink.
+  // Re-encode through a canvas: at most MAX_SIDE px, JPEG. A phone's 12 MP photo of several MB
+  // becomes a few hundred kB, which the outbox keeps by the hundred and a weak uplink sends.
   function shrink(file) {
     return new Promise(function (resolve, reject) {
       var url = URL.createObjectURL(file);
@@ -178,48 +260,46 @@
         c.height = Math.max(1, Math.round(img.naturalHeight * scale));
         c.getContext("2d").drawImage(img, 0, 0, c.width, c.height);
         URL.revokeObjectURL(url);
-        resolve(c.toDataURL("image/jpeg", 0.85));
+        c.toBlob(function (blob) {
+          c.width = c.height = 0;  // let a cheap phone have the memory back at once
+          if (blob) { resolve(blob); } else { reject(new Error("encode")); }
+        }, "image/jpeg", JPEG_QUALITY);
       };
-      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("不是有效的图片")); };
+      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("image")); };
       img.src = url;
     });
   }
 
-  /* ---------------------------------------------------------------- the outbox */
-
-  function loadOutbox() {
-    try { return JSON.parse(localStorage.getItem(OUTBOX_KEY) || "[]"); } catch (e) { return []; }
-  }
-
-  function saveOutbox(items) {
-    localStorage.setItem(OUTBOX_KEY, JSON.stringify(items));
-  }
-
-  function post(item) {
-    return fetch("/api/cases", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "Idempotency-Key": item.key,
-        "X-CSRFToken": csrfToken()
-      },
-      body: JSON.stringify(item.payload)
+  // One after the other: decoding several 12 MP photos at once can exhaust a cheap phone.
+  function shrinkAll(files) {
+    var out = [];
+    var chain = Promise.resolve();
+    files.forEach(function (f) {
+      chain = chain.then(function () {
+        return shrink(f).then(function (b) { out.push(b); }, function () { out.push(null); });
+      });
     });
+    return chain.then(function () { return out; });
   }
 
-  // Worth retrying later: no network, a server error, an expired login, a busy server.
-  function retryable(status) {
-    return status >= 500 || status === 401 || status === 403 || status === 408 || status === 429;
+  function outbox() { return window.GridCityOutbox; }
+
+  // Why an item could not be stored, in words that say what to do.
+  function storeError(err) {
+    var full = err && (err.name === "QuotaExceededError" || /quota/i.test(String(err.message || err)));
+    if (!full) { return Promise.resolve(gettext("无法暂存到手机（浏览器存储不可用），请在有网络时发送")); }
+    return outbox().all().then(function (items) {
+      return interpolate(gettext("留给本网站的暂存空间已满（已暂存 %s 条待发送），请联网发送后再继续；本条内容仍在表单中。"), [items.length]);
+    }, function () { return gettext("留给本网站的暂存空间已满，请联网发送后再继续；本条内容仍在表单中。"); });
   }
 
   /* ---------------------------------------------------------------- the composer */
 
   function composer(form) {
-    var photos = [];
+    var photos = [];  // {blob, url}
     var key = null;
     var categories = [];
-    var syncing = false;
+    var justSent = {};
     var pick = picker({ el: $("#pick-map"), text: $("#position-text") });
     var select = $("#category");
     var classSel = $("#cat-class");
@@ -244,7 +324,7 @@
         seen[k] = true;
         var o = document.createElement("option");
         o.value = k;
-        o.textContent = (c.kind === "component" ? "部件 · " : "事件 · ") + c.major_code + " " + c.major_name;
+        o.textContent = (c.kind === "component" ? gettext("部件") : gettext("事件")) + " · " + c.major_code + " " + c.major_name;
         classSel.appendChild(o);
       });
     }
@@ -260,7 +340,7 @@
         if (q && (c.code + c.name + c.major_name).indexOf(q) < 0) { return; }
         var o = document.createElement("option");
         o.value = c.key;
-        o.textContent = c.code + " " + c.name + (c.kind === "component" ? "（部件）" : "") + " · " + c.major_name;
+        o.textContent = c.code + " " + c.name + (c.kind === "component" ? gettext("（部件）") : "") + " · " + c.major_name;
         if (c.key === keep) { o.selected = true; }
         select.appendChild(o);
         shown++;
@@ -268,7 +348,7 @@
       if (!shown) {
         var none = document.createElement("option");
         none.disabled = true;
-        none.textContent = "没有匹配的类别";
+        none.textContent = gettext("没有匹配的类别");
         select.appendChild(none);
       }
       chosen();
@@ -276,9 +356,11 @@
 
     function chosen() {
       var o = select.options[select.selectedIndex];
-      $("#cat-chosen").textContent = o && o.value ? "已选：" + o.textContent : "";
+      $("#cat-chosen").textContent = o && o.value ? interpolate(gettext("已选：%s"), [o.textContent]) : "";
     }
 
+    // The service worker keeps the list for offline use; localStorage is the fallback for a
+    // browser without one.
     function loadCategories() {
       fetch(form.dataset.categories, { credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error(); } return r.json(); })
@@ -301,32 +383,43 @@
     function renderPhotos() {
       var box = $("#photo-previews");
       box.innerHTML = "";
-      photos.forEach(function (src, i) {
+      photos.forEach(function (p, i) {
         var fig = document.createElement("figure");
         var img = document.createElement("img");
-        img.src = src;
-        img.alt = "照片 " + (i + 1);
+        img.src = p.url;
+        img.alt = interpolate(gettext("照片 %s"), [i + 1]);
         var rm = document.createElement("button");
         rm.type = "button";
         rm.className = "remove";
-        rm.textContent = "删除";
-        rm.setAttribute("aria-label", "删除照片 " + (i + 1));
-        rm.addEventListener("click", function () { photos.splice(i, 1); renderPhotos(); });
+        rm.textContent = gettext("删除");
+        rm.setAttribute("aria-label", interpolate(gettext("删除照片 %s"), [i + 1]));
+        rm.addEventListener("click", function () { URL.revokeObjectURL(p.url); photos.splice(i, 1); renderPhotos(); });
         fig.appendChild(img);
         fig.appendChild(rm);
         box.appendChild(fig);
       });
     }
+    function setPhotos(blobs) {
+      photos.forEach(function (p) { URL.revokeObjectURL(p.url); });
+      photos = blobs.map(function (b) { return { blob: b, url: URL.createObjectURL(b) }; });
+      renderPhotos();
+    }
     $("#photo").addEventListener("change", function (ev) {
       var files = Array.prototype.slice.call(ev.target.files || []);
-      Promise.all(files.map(function (f) { return shrink(f).catch(function () { return null; }); }))
-        .then(function (list) {
-          var bad = list.filter(function (x) { return !x; }).length;
-          list.forEach(function (x) { if (x && photos.length < 5) { photos.push(x); } });
-          showError("photos", bad ? "有 " + bad + " 个文件不是有效的图片" : "");
-          ev.target.value = "";
-          renderPhotos();
-        });
+      var input = ev.target;
+      var send = $("#send");
+      // Not sent half-made: the button waits for the photos.
+      input.disabled = true;
+      send.disabled = true;
+      shrinkAll(files).then(function (list) {
+        var bad = list.filter(function (x) { return !x; }).length;
+        list.forEach(function (b) { if (b && photos.length < MAX_PHOTOS) { photos.push({ blob: b, url: URL.createObjectURL(b) }); } });
+        showError("photos", bad ? interpolate(gettext("有 %s 个文件不是有效的图片"), [bad]) : "");
+        input.value = "";
+        input.disabled = false;
+        send.disabled = false;
+        renderPhotos();
+      });
     });
 
     /* errors */
@@ -348,31 +441,32 @@
     function compose() {
       var pos = pick.get();
       var errors = {};
-      if (!select.value) { errors.category = "请选择问题类别"; }
-      if (!pos) { errors.lon = "请等待定位完成，或在地图上点击选择位置"; }
-      if (!photos.length && !$("#description").value.trim()) { errors.description = "请拍照或填写问题描述"; }
+      if (!select.value) { errors.category = gettext("请选择问题类别"); }
+      if (!pos) { errors.lon = gettext("请等待定位完成，或在地图上点击选择位置"); }
+      if (!photos.length && !$("#description").value.trim()) { errors.description = gettext("请拍照或填写问题描述"); }
       if (Object.keys(errors).length) { return { errors: errors }; }
       var o = select.options[select.selectedIndex];
       return {
         item: {
+          kind: "report",
+          url: form.dataset.api || "/api/cases",
           key: draftKey(),
-          created: new Date().toISOString(),
           label: o ? o.textContent.split(" · ")[0] : select.value,
+          user: (document.querySelector('meta[name="gridcity-user"]') || { content: "" }).content,
           payload: {
             category: select.value,
             lon: Number(pos.lon.toFixed(7)),
             lat: Number(pos.lat.toFixed(7)),
             crs: "wgs84",
-            description: $("#description").value.trim(),
-            photos: photos.slice()
-          }
+            description: $("#description").value.trim()
+          },
+          photos: photos.map(function (p) { return p.blob; })
         }
       };
     }
 
     function resetForm() {
-      photos = [];
-      renderPhotos();
+      setPhotos([]);
       $("#description").value = "";
       search.value = "";
       select.selectedIndex = -1;
@@ -380,14 +474,23 @@
       newDraft();
     }
 
+    function note(text) {
+      var box = $("#sent");
+      box.innerHTML = "";
+      var p = document.createElement("p");
+      p.textContent = text;
+      box.appendChild(p);
+      box.hidden = false;
+    }
+
     function showSent(body) {
       var box = $("#sent");
-      var dept = body.department ? "，已派遣至 " + body.department : "";
       box.innerHTML = "";
       var h = document.createElement("h2");
-      h.textContent = body.linked_to_existing ? "已并入已有案件" : "上报成功";
+      h.textContent = body.linked_to_existing ? gettext("已并入已有案件") : gettext("上报成功");
       var p = document.createElement("p");
-      p.textContent = "案件编号 " + body.number + " · " + body.status_label + dept;
+      p.textContent = interpolate(gettext("案件编号 %s"), [body.number]) + " · " + body.status_label +
+        (body.department ? " · " + interpolate(gettext("已派遣至 %s"), [body.department]) : "");
       box.appendChild(h);
       box.appendChild(p);
       box.hidden = false;
@@ -397,9 +500,8 @@
       // A report the server refused: back into the form, same key, to be corrected.
       key = item.key;
       localStorage.setItem(DRAFT_KEY, key);
-      photos = item.payload.photos.slice();
-      renderPhotos();
-      $("#description").value = item.payload.description;
+      setPhotos(item.photos || []);
+      $("#description").value = item.payload.description || "";
       search.value = "";
       classSel.value = "";
       renderCategories();
@@ -410,72 +512,16 @@
       if (item.error) { showError(item.errorField, item.error); }
     }
 
-    function renderOutbox() {
-      var items = loadOutbox();
-      var box = $("#outbox");
-      box.hidden = !items.length;
-      $("#outbox-count").textContent = String(items.length);
-      var list = $("#outbox-list");
-      list.innerHTML = "";
-      items.forEach(function (item) {
-        var li = document.createElement("li");
-        var t = new Date(item.created);
-        li.textContent = item.label + " · " + t.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
-        if (item.error) {
-          var err = document.createElement("span");
-          err.className = "error";
-          err.textContent = " 未能提交：" + item.error + " ";
-          li.appendChild(err);
-          var edit = document.createElement("button");
-          edit.type = "button";
-          edit.textContent = "修改后重发";
-          edit.addEventListener("click", function () {
-            saveOutbox(loadOutbox().filter(function (x) { return x.key !== item.key; }));
-            loadIntoForm(item);
-            renderOutbox();
-            form.scrollIntoView();
-          });
-          li.appendChild(edit);
-        }
-        list.appendChild(li);
-      });
-    }
-
-    function sync() {
-      if (syncing) { return Promise.resolve(); }
-      var pending = loadOutbox().filter(function (x) { return !x.error; });
-      if (!pending.length) { renderOutbox(); return Promise.resolve(); }
-      syncing = true;
-      var chain = Promise.resolve(true);
-      pending.forEach(function (item) {
-        chain = chain.then(function (go) {
-          if (!go) { return false; }
-          return post(item).then(function (r) {
-            if (r.ok) {
-              return r.json().then(function (body) {
-                saveOutbox(loadOutbox().filter(function (x) { return x.key !== item.key; }));
-                showSent(body);
-                return true;
-              });
-            }
-            if (retryable(r.status)) {
-              $("#outbox-hint").textContent = r.status === 401 || r.status === 403
-                ? "登录已过期，请重新登录，之后会自动发送。" : "服务器暂时不可用，稍后自动重试。";
-              return false;
-            }
-            return r.json().catch(function () { return {}; }).then(function (body) {
-              var items = loadOutbox();
-              items.forEach(function (x) {
-                if (x.key === item.key) { x.error = body.error || ("错误 " + r.status); x.errorField = body.field || ""; }
-              });
-              saveOutbox(items);
-              return true;
-            });
-          }, function () { return false; });
-        });
-      });
-      return chain.then(function () { syncing = false; renderOutbox(); });
-    }
+    outbox().onSent(function (item, res) {
+      if (item.kind === "report" && res.body && res.body.number) {
+        showSent(res.body);
+        if (justSent[item.key]) { delete justSent[item.key]; $("#sent").focus(); }
+      }
+    });
+    document.addEventListener("gridcity:edit-report", function (ev) {
+      loadIntoForm(ev.detail);
+      form.scrollIntoView();
+    });
 
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -486,55 +532,138 @@
         Object.keys(c.errors).forEach(function (f) { showError(f, c.errors[f]); });
         return;
       }
-      var item = c.item;
+      if (pick.needsConfirm()) { return; }
       var btn = $("#send");
       btn.disabled = true;
-      btn.textContent = "发送中…";
-      function queue(why) {
-        try {
-          saveOutbox(loadOutbox().concat([item]));
-        } catch (e) {
-          // Storage full: the report stays in the form rather than being lost.
-          showError("", "手机存储空间不足，无法暂存，请稍后在有网络时重试发送");
-          return;
-        }
+      btn.textContent = gettext("保存中…");
+      var item = c.item;
+      justSent[item.key] = true;
+      // Stored on the phone first: from here on, nothing is lost whatever the network does.
+      outbox().add(item).then(function (stored) {
         resetForm();
-        renderOutbox();
-        var box = $("#sent");
-        box.innerHTML = "";
-        var p = document.createElement("p");
-        p.textContent = why + "，已暂存到手机，网络恢复后自动发送。";
-        box.appendChild(p);
-        box.hidden = false;
-      }
-      post(item).then(function (r) {
-        if (r.ok) {
-          return r.json().then(function (body) { resetForm(); showSent(body); $("#sent").focus(); });
+        note(navigator.onLine ? gettext("已保存，正在发送…") : gettext("网络不可用，已暂存到手机，网络恢复后自动发送。"));
+        return outbox().kick().then(function () { return outbox().get(stored.seq); });
+      }, function (err) {
+        delete justSent[item.key];
+        return storeError(err).then(function (text) { showError("", text); return null; });
+      }).then(function (fresh) {
+        if (fresh && fresh.state === "failed" && justSent[fresh.key]) {
+          // Refused as it stands (a field the server checks): back to the form to correct.
+          delete justSent[fresh.key];
+          $("#sent").hidden = true;
+          return outbox().remove(fresh.seq).then(function () { loadIntoForm(fresh); });
         }
-        if (retryable(r.status)) { queue(r.status >= 500 ? "服务器暂时不可用" : "登录已过期"); return; }
-        return r.json().catch(function () { return {}; }).then(function (body) {
-          if (body.fields) {
-            Object.keys(body.fields).forEach(function (f) { showError(f, body.fields[f]); });
-          } else {
-            showError(body.field || "", body.error || ("提交失败（" + r.status + "）"));
-          }
-        });
-      }, function () { queue("网络不可用"); }).then(function () {
+        if (fresh && fresh.state === "waiting" && fresh.reason) {
+          note(fresh.reason === "login" ? gettext("登录已过期，已暂存到手机，重新登录后自动发送。")
+            : fresh.reason === "server" ? gettext("服务器暂时不可用，已暂存到手机，稍后自动发送。")
+              : gettext("网络不可用，已暂存到手机，网络恢复后自动发送。"));
+        }
+      }).then(function () {
         btn.disabled = false;
-        btn.textContent = "发送";
+        btn.textContent = gettext("发送");
       });
     });
 
-    $("#outbox-retry").addEventListener("click", sync);
     $("#locate-me").addEventListener("click", function () { pick.geolocate(true); });
-    window.addEventListener("online", sync);
-    setInterval(function () { if (navigator.onLine) { sync(); } }, 30000);
 
     draftKey();
     loadCategories();
     pick.geolocate(false);
-    renderOutbox();
-    sync();
+  }
+
+  /* ---------------------------------------------------------------- forms through the outbox */
+
+  // A check or verify result, a reply to an order: kept on the phone and sent as the form would
+  // have been, so that a courtyard without signal loses nothing. On success the server's own
+  // message is shown; a refusal is shown next to the form, which still holds what was typed.
+  function outboxForm(form, label) {
+    form.addEventListener("submit", function (ev) {
+      if (!outbox()) { return; }
+      ev.preventDefault();
+      var fields = {};
+      var files = [];
+      var fileField = "";
+      new FormData(form).forEach(function (v, k) {
+        if (v instanceof File) {
+          fileField = k;
+          if (v.size) { files.push(v); }
+        } else if (k !== "csrfmiddlewaretoken") {
+          fields[k] = v;
+        }
+      });
+      var btn = form.querySelector("button[type=submit]");
+      var status = form.querySelector(".outbox-status");
+      if (!status) {
+        status = document.createElement("p");
+        status.className = "outbox-status hint";
+        status.setAttribute("role", "status");
+        form.appendChild(status);
+      }
+      if (btn) { btn.disabled = true; }
+      status.textContent = gettext("保存中…");
+      shrinkAll(files).then(function (blobs) {
+        return outbox().add({
+          kind: "form",
+          url: form.getAttribute("action") || location.pathname,
+          key: uuid4(),
+          label: label,
+          user: (document.querySelector('meta[name="gridcity-user"]') || { content: "" }).content,
+          payload: fields,
+          photos: blobs.filter(Boolean),
+          fileField: fileField || "photo"
+        });
+      }).then(function (stored) {
+        return outbox().kick().then(function () { return outbox().get(stored.seq); });
+      }, function (err) {
+        return storeError(err).then(function (text) { status.textContent = text; return undefined; });
+      }).then(function (fresh) {
+        // Gone from the outbox means sent (formSent shows it), or never stored (said above).
+        if (fresh && fresh.state === "failed") {
+          status.textContent = fresh.error;
+          status.className = "outbox-status error";
+          return outbox().remove(fresh.seq);
+        }
+        if (fresh) {
+          status.className = "outbox-status hint";
+          status.textContent = gettext("网络不可用，已暂存到手机，联网后自动提交。");
+        }
+      }).then(function () { if (btn) { btn.disabled = false; } });
+    });
+  }
+
+  // What the server said after a form was taken (its flash messages), shown on this page.
+  function formSent(item, res) {
+    if (item.kind !== "form") { return; }
+    var forms = document.querySelectorAll("form[data-outbox]");
+    var mine = Array.prototype.filter.call(forms, function (f) {
+      return (f.getAttribute("action") || location.pathname) === item.url;
+    });
+    var doc = new DOMParser().parseFromString(res.html || "", "text/html");
+    var msgs = doc.querySelector(".messages");
+    if (!msgs) {
+      msgs = document.createElement("ul");
+      msgs.className = "messages";
+      msgs.setAttribute("role", "status");
+      var li = document.createElement("li");
+      li.className = "msg-success";
+      li.textContent = interpolate(gettext("已提交：%s"), [item.label]);
+      msgs.appendChild(li);
+    }
+    var main = document.getElementById("main");
+    var old = main.querySelector(":scope > .messages");
+    if (old) { old.remove(); }
+    main.insertBefore(document.importNode(msgs, true), main.firstChild);
+    mine.forEach(function (f) {
+      f.hidden = true;
+      var done = document.createElement("p");
+      done.className = "card";
+      var a = document.createElement("a");
+      a.href = res.url || "/field/";
+      a.textContent = gettext("返回任务");
+      done.textContent = interpolate(gettext("已提交：%s"), [item.label]) + " · ";
+      done.appendChild(a);
+      f.parentNode.insertBefore(done, f.nextSibling);
+    });
   }
 
   /* ---------------------------------------------------------------- citizens' page */
@@ -549,6 +678,7 @@
     });
     if (lon.value && lat.value) { pick.set(Number(lon.value), Number(lat.value)); }
     $("#locate-me").addEventListener("click", function () { pick.geolocate(true); });
+    form.addEventListener("submit", function (ev) { if (pick.needsConfirm()) { ev.preventDefault(); } });
     var search = $("#cat-search");
     var select = $("#id_category");
     search.addEventListener("input", function () {
@@ -582,13 +712,52 @@
       var input = document.getElementById(span.dataset.filesFor);
       input.addEventListener("change", function () {
         var n = input.files ? input.files.length : 0;
-        span.textContent = n ? "已选 " + n + " 张：" + Array.prototype.map.call(input.files, function (f) { return f.name; }).join("、") : "";
+        span.textContent = n ? interpolate(gettext("已选 %s 张："), [n]) + Array.prototype.map.call(input.files, function (f) { return f.name; }).join(gettext("、")) : "";
       });
     });
   }
 
+  function dataUrlToBlob(u) {
+    var comma = u.indexOf(",");
+    var bin = atob(u.slice(comma + 1));
+    var bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+    return new Blob([bytes], { type: (u.slice(5, comma).split(";")[0]) || "image/jpeg" });
+  }
+
+  // Reports queued by the earlier, localStorage outbox move to IndexedDB with their keys.
+  function migrateLegacyOutbox() {
+    var old;
+    try { old = JSON.parse(localStorage.getItem(LEGACY_OUTBOX_KEY) || "[]"); } catch (e) { old = []; }
+    if (!old.length || !outbox()) { return; }
+    var chain = Promise.resolve();
+    old.forEach(function (x) {
+      chain = chain.then(function () {
+        return Promise.resolve((x.payload.photos || []).map(dataUrlToBlob))
+          .then(function (blobs) {
+            var payload = Object.assign({}, x.payload);
+            delete payload.photos;
+            return outbox().add({ kind: "report", url: "/api/cases", key: x.key, label: x.label, created: x.created, payload: payload, photos: blobs });
+          });
+      });
+    });
+    chain.then(function () { localStorage.removeItem(LEGACY_OUTBOX_KEY); outbox().kick(); });
+  }
+
   function start() {
     fileNames();
+    if (outbox()) {
+      migrateLegacyOutbox();
+      outbox().onSent(formSent);
+      document.querySelectorAll("form[data-outbox]").forEach(function (f) {
+        outboxForm(f, f.dataset.outbox);
+      });
+      // Replies to supervision orders on the task list.
+      document.querySelectorAll("#orders article[data-order] form[method=post]").forEach(function (f) {
+        f.setAttribute("data-outbox", interpolate(gettext("督办单答复 %s"), [f.closest("article").dataset.order]));
+        outboxForm(f, f.dataset.outbox);
+      });
+    }
     var sortHere = document.getElementById("sort-here");
     if (sortHere) {
       sortHere.addEventListener("click", function (ev) {

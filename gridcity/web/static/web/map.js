@@ -47,7 +47,7 @@
           areas.clearLayers();
           L.geoJSON(fc, {
             style: { color: level === 4 ? "#8a9bb0" : "#0b5cad", weight: level === 4 ? 1 : 2, fillColor: "#f4f7fa", fillOpacity: 0.5 },
-            onEachFeature: function (f, layer) { layer.bindTooltip(textEl(f.properties.name + "（" + f.properties.code + "）"), { sticky: true }); }
+            onEachFeature: function (f, layer) { layer.bindTooltip(textEl(interpolate(gettext("%(name)s（%(code)s）"), { name: f.properties.name, code: f.properties.code }, true)), { sticky: true }); }
           }).addTo(areas);
         }).catch(function () {});
     }
@@ -61,29 +61,29 @@
     function drawCases() {
       var mine = ++caseSeq;
       var url = el.dataset.cases + "?" + filters() + "&bbox=" + bbox(0.1) + "&zoom=" + map.getZoom();
-      count.textContent = "加载中…";
+      count.textContent = gettext("加载中…");
       fetch(url, { credentials: "same-origin" })
         .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
         .then(function (res) {
           if (mine !== caseSeq) { return; }
           cases.clearLayers();
-          if (!res.ok) { count.textContent = res.body.error || "加载失败"; return; }
+          if (!res.ok) { count.textContent = res.body.error || gettext("加载失败"); return; }
           var body = res.body;
           if (body.mode === "points") {
             body.points.forEach(function (p) {
               var m = L.circleMarker([p.lat, p.lon], { radius: 7, color: "#fff", weight: 2, fillColor: pointColour(p), fillOpacity: 0.95 });
-              m.bindTooltip(textEl(p.category + " · " + p.status_label + (p.overdue ? " · 超期" : "")));
+              m.bindTooltip(textEl(p.category + " · " + p.status_label + (p.overdue ? " · " + gettext("超期") : "")));
               m.on("click", function () { location.href = "/cases/" + encodeURIComponent(p.number) + "/"; });
               m.addTo(cases);
             });
-            count.textContent = "视野内 " + body.points.length + " 件" + (body.truncated ? "（仅显示最新部分，请放大）" : "");
+            count.textContent = interpolate(ngettext("视野内 %s 件", "视野内 %s 件", body.points.length), [body.points.length]) + (body.truncated ? gettext("（仅显示最新部分，请放大）") : "");
             return;
           }
           body.clusters.forEach(function (c) {
             if (c.n === 1 && c.number) {
               var one = L.circleMarker([c.lat, c.lon], { radius: 7, color: "#fff", weight: 2, fillColor: c.overdue ? "#d23a2c" : "#0b5cad", fillOpacity: 0.95 });
               one.on("click", function () { location.href = "/cases/" + encodeURIComponent(c.number) + "/"; });
-              one.bindTooltip(textEl("案件 " + c.number));
+              one.bindTooltip(textEl(interpolate(gettext("案件 %s"), [c.number])));
               one.addTo(cases);
               return;
             }
@@ -93,12 +93,12 @@
               html: textEl(String(c.n)),
               iconSize: [size, size]
             });
-            var m = L.marker([c.lat, c.lon], { icon: icon, title: c.n + " 件" + (c.overdue ? "，其中超期 " + c.overdue + " 件" : "") });
+            var m = L.marker([c.lat, c.lon], { icon: icon, title: interpolate(ngettext("%s 件", "%s 件", c.n), [c.n]) + (c.overdue ? interpolate(gettext("，其中超期 %s 件"), [c.overdue]) : "") });
             m.on("click", function () { map.setView([c.lat, c.lon], Math.min(map.getZoom() + 2, 18)); });
             m.addTo(cases);
           });
-          count.textContent = "视野内 " + body.total + " 件" + (body.total ? "（点击聚合放大查看）" : "");
-        }).catch(function () { if (mine === caseSeq) { count.textContent = "加载失败，请检查网络"; } });
+          count.textContent = interpolate(ngettext("视野内 %s 件", "视野内 %s 件", body.total), [body.total]) + (body.total ? gettext("（点击聚合放大查看）") : "");
+        }).catch(function () { if (mine === caseSeq) { count.textContent = gettext("加载失败，请检查网络"); } });
     }
 
     map.on("moveend", function () { drawAreas(); drawCases(); });

@@ -105,7 +105,7 @@
     });
   }
 
-  // Triage: "选点" makes that row's form the one the map fills.
+  // Triage: the "pick" button (选点) makes that row's form the one the map fills.
   function initTriage() {
     document.addEventListener("click", function (e) {
       var btn = e.target.closest("[data-activate]");
