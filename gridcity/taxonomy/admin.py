@@ -336,7 +336,7 @@ class CalendarDayAdmin(admin.ModelAdmin):
             "form": form,
             "errors": errors,
         }
-        return TemplateResponse(request, "admin/taxonomy/calendarday/import_holidays.html", context)
+        return TemplateResponse(request, "admin/taxonomy/import_file.html", context)
 
 
 class HolidaysImportForm(forms.Form):
